@@ -1,0 +1,212 @@
+//! Community ID v1 flow hashing (<https://github.com/corelight/community-id-spec>).
+//!
+//! The same flow seen by Zeek, Suricata, Elastic or Vector's `community_id()` gets the
+//! same ID, so a flow-log event can be joined with those tools' records.
+//!
+//! `1:` + base64(SHA-1(seed:u16be, ip_a, ip_b, proto:u8, 0:u8, port_a:u16be, port_b:u16be)),
+//! where `a` is the smaller (ip, port) endpoint. ICMP uses type and code in place of ports,
+//! with the spec's request/reply pairing.
+//!
+//! ```
+//! use nsgflow::community_id::CommunityId;
+//! use nsgflow::labels::Protocol;
+//! let id = CommunityId::new(0, "128.232.110.120".parse().unwrap(), "66.35.250.204".parse().unwrap(),
+//!                           Protocol::TCP, 34855, 80);
+//! assert_eq!(id.as_str(), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+//! ```
+
+use std::net::IpAddr;
+
+use sha1::{Digest, Sha1};
+
+use crate::labels::Protocol;
+
+/// A Community ID held inline (`1:` + 28 base64 characters): no heap allocation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CommunityId {
+    text: [u8; 30],
+}
+
+impl std::fmt::Debug for CommunityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl CommunityId {
+    pub fn new(
+        seed: u16,
+        src_ip: IpAddr,
+        dst_ip: IpAddr,
+        protocol: Protocol,
+        src_port: u16,
+        dst_port: u16,
+    ) -> Self {
+        let (mut sp, mut dp, one_way) = match protocol {
+            Protocol::ICMP => icmp_ports(src_port, dst_port, false),
+            Protocol::ICMPV6 => icmp_ports(src_port, dst_port, true),
+            _ => (src_port, dst_port, false),
+        };
+        let with_ports =
+            protocol.has_ports() || matches!(protocol, Protocol::ICMP | Protocol::ICMPV6);
+
+        let (mut a, mut b) = (src_ip, dst_ip);
+        let swap = !one_way && (ip_key(&a), sp) > (ip_key(&b), dp);
+        if swap {
+            std::mem::swap(&mut a, &mut b);
+            std::mem::swap(&mut sp, &mut dp);
+        }
+
+        let mut h = Sha1::new();
+        h.update(seed.to_be_bytes());
+        match (a, b) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                h.update(a.octets());
+                h.update(b.octets());
+            }
+            _ => {
+                h.update(v6_bytes(a));
+                h.update(v6_bytes(b));
+            }
+        }
+        h.update([protocol.iana_number(), 0]);
+        if with_ports {
+            h.update(sp.to_be_bytes());
+            h.update(dp.to_be_bytes());
+        }
+        let digest: [u8; 20] = h.finalize().into();
+
+        let mut text = [0u8; 30];
+        text[0] = b'1';
+        text[1] = b':';
+        base64_20(&digest, (&mut text[2..]).try_into().expect("28 bytes"));
+        CommunityId { text }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever written into `text`.
+        std::str::from_utf8(&self.text).unwrap_or("")
+    }
+}
+
+fn ip_key(ip: &IpAddr) -> [u8; 16] {
+    v6_bytes(*ip)
+}
+
+fn v6_bytes(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// Maps ICMP type/code to the spec's port pair; returns whether the message is one-way.
+fn icmp_ports(icmp_type: u16, code: u16, v6: bool) -> (u16, u16, bool) {
+    let pair: &[(u16, u16)] = if v6 {
+        &[
+            (128, 129),
+            (129, 128),
+            (133, 134),
+            (134, 133),
+            (135, 136),
+            (136, 135),
+            (130, 131),
+            (131, 130),
+            (139, 140),
+            (140, 139),
+            (144, 145),
+            (145, 144),
+        ]
+    } else {
+        &[
+            (8, 0),
+            (0, 8),
+            (13, 14),
+            (14, 13),
+            (15, 16),
+            (16, 15),
+            (10, 9),
+            (9, 10),
+            (17, 18),
+            (18, 17),
+        ]
+    };
+    match pair.iter().find(|&&(t, _)| t == icmp_type) {
+        Some(&(t, counterpart)) => (t, counterpart, false),
+        None => (icmp_type, code, true),
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 (with padding) of 20 bytes into 28 characters.
+fn base64_20(input: &[u8; 20], out: &mut [u8; 28]) {
+    let mut o = 0;
+    for chunk in input.chunks(3) {
+        let b0 = chunk[0] as u32;
+        let b1 = chunk.get(1).copied().unwrap_or(0) as u32;
+        let b2 = chunk.get(2).copied().unwrap_or(0) as u32;
+        let n = (b0 << 16) | (b1 << 8) | b2;
+        out[o] = B64[(n >> 18) as usize & 63];
+        out[o + 1] = B64[(n >> 12) as usize & 63];
+        out[o + 2] = if chunk.len() > 1 {
+            B64[(n >> 6) as usize & 63]
+        } else {
+            b'='
+        };
+        out[o + 3] = if chunk.len() > 2 {
+            B64[n as usize & 63]
+        } else {
+            b'='
+        };
+        o += 4;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(src: &str, dst: &str, proto: Protocol, sp: u16, dp: u16) -> String {
+        CommunityId::new(0, src.parse().unwrap(), dst.parse().unwrap(), proto, sp, dp)
+            .as_str()
+            .to_string()
+    }
+
+    // Baseline vectors from the community-id-spec repository (baseline/baseline.py output).
+    #[test]
+    fn spec_vectors() {
+        assert_eq!(
+            id("128.232.110.120", "66.35.250.204", Protocol::TCP, 34855, 80),
+            "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+        );
+        // Direction does not matter.
+        assert_eq!(
+            id("66.35.250.204", "128.232.110.120", Protocol::TCP, 80, 34855),
+            "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+        );
+        assert_eq!(
+            id("192.168.1.52", "8.8.8.8", Protocol::UDP, 54585, 53),
+            "1:d/FP5EW3wiY1vCndhwleRRKHowQ="
+        );
+        assert_eq!(
+            id("192.168.0.89", "192.168.0.1", Protocol::ICMP, 8, 0),
+            "1:X0snYXpgwiv9TZtqg64sgzUn6Dk="
+        );
+        // A one-way ICMP message (type 20) keeps its direction.
+        assert_eq!(
+            id("192.168.0.89", "192.168.0.1", Protocol::ICMP, 20, 1),
+            "1:tz/fHIDUHs19NkixVVoOZywde+I="
+        );
+        assert_eq!(
+            id(
+                "fe80::200:86ff:fe05:80da",
+                "fe80::260:97ff:fe07:69ea",
+                Protocol::ICMPV6,
+                135,
+                0
+            ),
+            "1:dGHyGvjMfljg6Bppwm3bg0LO8TY="
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! The YAML config file. It mirrors the command-line flags (a flag given on the command
+//! line wins) and adds what flags cannot say well, such as the user's internal networks.
+//! `docs/config.example.yaml` is a complete, commented example; a test loads it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
+
+use crate::classify::{Classifier, NamedNetwork};
+use crate::encode::{EncodeOptions, Format};
+
+/// Everything the `process` command can be told.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Files, directories (walked recursively) or `-` (stdin). Used when the command line
+    /// names none.
+    pub inputs: Vec<String>,
+    /// `flat` (default), `ecs`, `splunk` or `ocsf`.
+    pub format: Option<Format>,
+    /// Where events go: a file path, or `-` for stdout (the default).
+    pub output: Option<String>,
+    /// Where rejected records and tuples go, as NDJSON. Unset: they are only counted.
+    pub dead_letter: Option<String>,
+    /// Progress bar: `auto` (on a terminal, the default), `always` or `never`.
+    pub progress: Option<Progress>,
+    /// The Community ID seed. Leave it at 0 unless every tool you join with uses another.
+    pub community_id_seed: Option<u16>,
+    /// Your networks, by name: each address in one is classed `internal` and named. These
+    /// win over the built-in classes. `hub-vnet: [10.0.0.0/16, 10.1.0.0/16]`.
+    pub networks: BTreeMap<String, Vec<Cidr>>,
+    /// Splunk HEC envelope settings.
+    pub splunk: SplunkConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SplunkConfig {
+    /// HEC `sourcetype` (default `azure:network:flow`).
+    pub sourcetype: String,
+    /// HEC `index`; unset uses the token's default index.
+    pub index: String,
+}
+
+impl Default for SplunkConfig {
+    fn default() -> Self {
+        let d = EncodeOptions::default();
+        SplunkConfig {
+            sourcetype: d.splunk_sourcetype,
+            index: d.splunk_index,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Progress {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// A CIDR, or a bare address (a /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr(pub IpNet);
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_cidr(&s).map(Cidr).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `10.0.0.0/16`, `2001:db8::/32` or a bare address.
+pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    if let Ok(net) = s.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("`{s}` is not a CIDR (like 10.0.0.0/16) or an IP address"))
+}
+
+/// A config file that could not be used: which file, and what is wrong where.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "config {}: {} (see docs/config.example.yaml for every setting)",
+            self.path.display(),
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Config::from_yaml(&text).map_err(|message| ConfigError {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn from_yaml(text: &str) -> Result<Config, String> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The classifier for the configured networks.
+    pub fn classifier(&self) -> Classifier {
+        Classifier::new(
+            self.networks
+                .iter()
+                .flat_map(|(name, cidrs)| {
+                    cidrs.iter().map(move |c| NamedNetwork {
+                        net: c.0,
+                        name: name.clone(),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    pub fn encode_options(&self) -> EncodeOptions {
+        EncodeOptions {
+            splunk_sourcetype: self.splunk.sourcetype.clone(),
+            splunk_index: self.splunk.index.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_networks_and_format() {
+        let c = Config::from_yaml(
+            "format: ecs\nnetworks:\n  hub-vnet: [10.0.0.0/16, 10.1.0.5]\n  onprem: ['192.168.0.0/16']\n",
+        )
+        .unwrap();
+        assert_eq!(c.format, Some(Format::Ecs));
+        let cl = c.classifier();
+        assert_eq!(cl.networks().len(), 3);
+        assert_eq!(cl.networks()[0].net.to_string(), "10.1.0.5/32");
+    }
+
+    #[test]
+    fn errors_say_what_and_where() {
+        let err = Config::from_yaml("format: xml\n").unwrap_err();
+        assert!(err.contains("xml"), "{err}");
+        let err = Config::from_yaml("formt: ecs\n").unwrap_err();
+        assert!(err.contains("formt"), "{err}");
+        let err = Config::from_yaml("networks:\n  hub: [10.0.0.0/33]\n").unwrap_err();
+        assert!(err.contains("10.0.0.0/33"), "{err}");
+        assert!(err.contains('3') || err.contains("line"), "{err}");
+    }
+}

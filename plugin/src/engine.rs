@@ -1,0 +1,152 @@
+//! The engine: input text -> records -> tuples -> events -> a handler (the encoder and
+//! writer, or later an aggregator), with rejections to the dead-letter output and every
+//! count kept in [`Stats`].
+
+use std::io::Write;
+
+use crate::encode::Encode;
+use crate::event::{Enricher, FlowEvent};
+use crate::output::{DeadLetterWriter, EventWriter};
+use crate::record::{self, reason, FlowGroup, FlowSink, Location, Record, RejectLevel, Rejection};
+use crate::stats::Stats;
+use crate::tuple::FlowTuple;
+
+/// What the engine hands each event to.
+pub trait EventHandler {
+    fn event(&mut self, event: &FlowEvent<'_>);
+}
+
+/// Encodes each event as one NDJSON line.
+pub struct EncodeLines<'w, W: Write> {
+    pub encoder: &'w mut dyn Encode,
+    pub writer: &'w mut EventWriter<W>,
+}
+
+impl<W: Write> EventHandler for EncodeLines<'_, W> {
+    fn event(&mut self, event: &FlowEvent<'_>) {
+        self.encoder.encode(event, self.writer.buffer());
+        self.writer.end_line();
+    }
+}
+
+/// How one input went, for the caller's error reporting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputOutcome {
+    /// Read; `incomplete` when it ended mid-record (a blob still being written).
+    Read { incomplete: bool },
+    /// Not a flow log (or not JSON at all): the reason, for an error naming the input.
+    NotFlowLog(String),
+}
+
+/// The engine: enrichment plus counters. One per thread; it holds no buffers of its own.
+#[derive(Debug, Default)]
+pub struct Engine {
+    pub enricher: Enricher,
+    pub stats: Stats,
+    /// Why the current input looks like something other than a flow log.
+    not_flow_log_detail: Option<String>,
+}
+
+impl Engine {
+    pub fn new(enricher: Enricher) -> Self {
+        Engine {
+            enricher,
+            stats: Stats::default(),
+            not_flow_log_detail: None,
+        }
+    }
+
+    /// Processes one whole input (`name` labels it in dead letters).
+    pub fn process(
+        &mut self,
+        name: &str,
+        text: &str,
+        handler: &mut impl EventHandler,
+        dead: &mut DeadLetterWriter,
+    ) -> InputOutcome {
+        let outcome = self.process_part(name, text, 0, false, handler, dead);
+        self.finish_input(text.len(), outcome.0)
+    }
+
+    /// Processes a piece of a stream (see [`record::walk_with`]); returns the outcome so
+    /// far, the bytes consumed and the next record index.
+    pub fn process_part(
+        &mut self,
+        name: &str,
+        text: &str,
+        first_record: usize,
+        partial: bool,
+        handler: &mut impl EventHandler,
+        dead: &mut DeadLetterWriter,
+    ) -> (record::WalkSummary, usize) {
+        let mut sink = Sink {
+            name,
+            enricher: &self.enricher,
+            stats: &mut self.stats,
+            handler,
+            dead,
+            first_not_flow_log: None,
+        };
+        let (summary, consumed) = record::walk_with(text, first_record, partial, &mut sink);
+        let first = sink.first_not_flow_log.take();
+        self.stats.records += summary.records as u64;
+        if self.not_flow_log_detail.is_none() {
+            self.not_flow_log_detail = first;
+        }
+        (summary, consumed)
+    }
+
+    /// Closes an input: counts it and decides whether it was a flow log at all.
+    pub fn finish_input(&mut self, bytes: usize, summary: record::WalkSummary) -> InputOutcome {
+        self.stats.inputs += 1;
+        self.stats.bytes += bytes as u64;
+        let detail = self.not_flow_log_detail.take();
+        if summary.records == 0 && (summary.foreign_values > 0 || summary.values == 0) {
+            self.stats.failed_inputs += 1;
+            return InputOutcome::NotFlowLog(detail.unwrap_or_else(|| {
+                "empty input: no JSON at all (expected a `{\"records\":[...]}` blob or flow-log records)".into()
+            }));
+        }
+        if summary.incomplete {
+            self.stats.incomplete_inputs += 1;
+        }
+        InputOutcome::Read {
+            incomplete: summary.incomplete,
+        }
+    }
+}
+
+struct Sink<'s, H: EventHandler> {
+    name: &'s str,
+    enricher: &'s Enricher,
+    stats: &'s mut Stats,
+    handler: &'s mut H,
+    dead: &'s mut DeadLetterWriter,
+    first_not_flow_log: Option<String>,
+}
+
+impl<H: EventHandler> FlowSink for Sink<'_, H> {
+    fn tuple(
+        &mut self,
+        record: &Record<'_>,
+        group: &FlowGroup<'_>,
+        tuple: &FlowTuple<'_>,
+        _at: Location,
+    ) {
+        self.stats.tuples += 1;
+        self.stats.events += 1;
+        let event = self.enricher.event(record, group, tuple);
+        self.handler.event(&event);
+    }
+
+    fn reject(&mut self, rejection: Rejection<'_>) {
+        if rejection.level == RejectLevel::Tuple {
+            self.stats.tuples += 1;
+        }
+        if rejection.reason == reason::NOT_A_FLOW_LOG && self.first_not_flow_log.is_none() {
+            self.first_not_flow_log = Some(rejection.detail.clone());
+        }
+        self.stats.reject(rejection.reason);
+        self.dead.write(self.name, &rejection);
+    }
+}

@@ -1,0 +1,193 @@
+//! The flow event: one tuple with its record context, labels and enrichment, ready to
+//! encode. Built on the stack for each tuple; everything is borrowed.
+
+use std::net::IpAddr;
+
+use crate::classify::{AddressClass, Classifier};
+use crate::community_id::CommunityId;
+use crate::l7::l7_protocol;
+use crate::record::{FlowGroup, FlowLogKind, Record};
+use crate::resource::{short_type, ResourceId};
+use crate::tuple::FlowTuple;
+
+/// One side of a flow, classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint<'e> {
+    pub ip: IpAddr,
+    /// The address as the tuple wrote it.
+    pub ip_text: &'e str,
+    pub port: u16,
+    pub class: AddressClass,
+    /// The user network (from the config) the address falls in.
+    pub network: Option<&'e str>,
+}
+
+/// A labelled, classified flow event.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowEvent<'e> {
+    pub record: &'e Record<'e>,
+    pub group: &'e FlowGroup<'e>,
+    pub tuple: &'e FlowTuple<'e>,
+    pub src: Endpoint<'e>,
+    pub dst: Endpoint<'e>,
+    /// The application protocol guessed from the destination port.
+    pub l7_protocol: Option<&'static str>,
+    pub community_id: CommunityId,
+}
+
+/// Turns tuples into events: classification, L7 guess and Community ID.
+#[derive(Debug, Clone, Default)]
+pub struct Enricher {
+    pub classifier: Classifier,
+    /// The Community ID seed (0 unless every tool in the SIEM uses another).
+    pub community_id_seed: u16,
+}
+
+impl Enricher {
+    pub fn new(classifier: Classifier, community_id_seed: u16) -> Self {
+        Enricher {
+            classifier,
+            community_id_seed,
+        }
+    }
+
+    pub fn event<'e>(
+        &'e self,
+        record: &'e Record<'e>,
+        group: &'e FlowGroup<'e>,
+        tuple: &'e FlowTuple<'e>,
+    ) -> FlowEvent<'e> {
+        let (src_class, src_net) = self.classifier.classify(tuple.src_ip);
+        let (dst_class, dst_net) = self.classifier.classify(tuple.dst_ip);
+        FlowEvent {
+            record,
+            group,
+            tuple,
+            src: Endpoint {
+                ip: tuple.src_ip,
+                ip_text: tuple.src_ip_text,
+                port: tuple.src_port,
+                class: src_class,
+                network: src_net,
+            },
+            dst: Endpoint {
+                ip: tuple.dst_ip,
+                ip_text: tuple.dst_ip_text,
+                port: tuple.dst_port,
+                class: dst_class,
+                network: dst_net,
+            },
+            l7_protocol: l7_protocol(tuple.protocol, tuple.dst_port),
+            community_id: CommunityId::new(
+                self.community_id_seed,
+                tuple.src_ip,
+                tuple.dst_ip,
+                tuple.protocol,
+                tuple.src_port,
+                tuple.dst_port,
+            ),
+        }
+    }
+}
+
+/// The names a record's resource IDs carry, computed once per flow group by encoders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Origin<'e> {
+    pub subscription_id: Option<&'e str>,
+    pub resource_group: Option<&'e str>,
+    /// The NSG: from `resourceId` (NSG logs) or from an `aclID` that is an NSG path (VNet).
+    pub nsg: Option<&'e str>,
+    /// The flow log's name (VNet `flowLogResourceID`).
+    pub flow_log: Option<&'e str>,
+    /// What the VNet flow log watches: its name and short type (`vnet`, `subnet`, `nic`).
+    pub target_resource: Option<&'e str>,
+    pub target_resource_type: Option<&'e str>,
+    /// The MAC in IEEE 802 form, `00-0D-3A-F8-78-56`.
+    pub mac: Option<MacAddress>,
+}
+
+impl<'e> Origin<'e> {
+    pub fn of(record: &'e Record<'e>, group: &'e FlowGroup<'e>) -> Self {
+        let h = &record.header;
+        let mac = group.mac.and_then(MacAddress::parse);
+        match record.kind {
+            FlowLogKind::Nsg => {
+                let id = ResourceId::parse(h.resource_id.as_deref().unwrap_or(""));
+                Origin {
+                    subscription_id: id.subscription_id(),
+                    resource_group: id.resource_group(),
+                    nsg: id.child("networkSecurityGroups"),
+                    mac,
+                    ..Origin::default()
+                }
+            }
+            FlowLogKind::Vnet => {
+                let target = ResourceId::parse(h.target_resource_id.as_deref().unwrap_or(""));
+                let flow_log = ResourceId::parse(h.flow_log_resource_id.as_deref().unwrap_or(""));
+                let acl = ResourceId::parse(group.acl_id.unwrap_or(""));
+                let leaf = target.leaf();
+                Origin {
+                    subscription_id: target.subscription_id().or(flow_log.subscription_id()),
+                    resource_group: target.resource_group().or(flow_log.resource_group()),
+                    nsg: acl.child("networkSecurityGroups"),
+                    flow_log: flow_log.child("flowLogs"),
+                    target_resource: leaf.map(|(_, name)| name),
+                    target_resource_type: leaf.map(|(t, _)| short_type(t)),
+                    mac,
+                }
+            }
+        }
+    }
+
+    /// The name of what enforced or observed the flow: the NSG, else the watched resource.
+    pub fn observer(&self) -> Option<&'e str> {
+        self.nsg.or(self.target_resource)
+    }
+}
+
+/// A MAC address in IEEE 802 canonical form (upper-case hex, hyphens), held inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacAddress([u8; 17]);
+
+impl MacAddress {
+    /// Accepts 12 hex digits, bare (as Azure writes them) or separated by `-` or `:`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut out = [b'-'; 17];
+        let mut n = 0;
+        for b in text.bytes() {
+            if b == b'-' || b == b':' {
+                continue;
+            }
+            if !b.is_ascii_hexdigit() || n == 12 {
+                return None;
+            }
+            out[n / 2 * 3 + n % 2] = b.to_ascii_uppercase();
+            n += 1;
+        }
+        (n == 12).then_some(MacAddress(out))
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_forms() {
+        assert_eq!(
+            MacAddress::parse("000d3aF87856").unwrap().as_str(),
+            "00-0D-3A-F8-78-56"
+        );
+        assert_eq!(
+            MacAddress::parse("00:0d:3a:f8:78:56").unwrap().as_str(),
+            "00-0D-3A-F8-78-56"
+        );
+        assert_eq!(MacAddress::parse("000D3AF8785"), None);
+        assert_eq!(MacAddress::parse("000D3AF878567"), None);
+        assert_eq!(MacAddress::parse("000D3AF8785G"), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! Output: the NDJSON event stream and the dead-letter stream.
+
+use std::io::{self, Write};
+
+use crate::encode::json::Obj;
+use crate::record::Rejection;
+
+/// Buffers NDJSON lines and writes them out in large blocks.
+///
+/// Encoders write straight into [`EventWriter::buffer`]; the writer flushes when the
+/// buffer passes its high-water mark. The first write error is kept (and later writes
+/// skipped) so a closed pipe stops the run instead of being ignored.
+pub struct EventWriter<W: Write> {
+    buf: Vec<u8>,
+    inner: W,
+    high_water: usize,
+    error: Option<io::Error>,
+    /// Lines written so far.
+    pub lines: u64,
+}
+
+impl<W: Write> EventWriter<W> {
+    pub fn new(inner: W) -> Self {
+        EventWriter {
+            buf: Vec::with_capacity(1 << 20),
+            inner,
+            high_water: 1 << 20,
+            error: None,
+            lines: 0,
+        }
+    }
+
+    /// The buffer to encode the next line into.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Ends the line just encoded and flushes if the buffer is full.
+    pub fn end_line(&mut self) {
+        self.buf.push(b'\n');
+        self.lines += 1;
+        if self.buf.len() >= self.high_water {
+            self.write_out();
+        }
+    }
+
+    fn write_out(&mut self) {
+        if self.error.is_none() {
+            if let Err(e) = self.inner.write_all(&self.buf) {
+                self.error = Some(e);
+            }
+        }
+        self.buf.clear();
+    }
+
+    /// Writes out everything buffered and flushes the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.write_out();
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.inner.flush()
+    }
+
+    /// True once a write has failed (the reader went away).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.flush()?;
+        Ok(self.inner)
+    }
+}
+
+/// Writes each rejection as one NDJSON line: where, what, why.
+///
+/// `{"input":..,"level":"tuple","reason":"tuple_address","detail":"field 2 (src_ip) is ...",
+///   "record_index":0,"tuple_index":3,"offset":1234,"text":"..."}`
+pub struct DeadLetterWriter {
+    out: Option<EventWriter<Box<dyn Write + Send>>>,
+}
+
+impl DeadLetterWriter {
+    /// Dead letters go to `out`, or are only counted when `None`.
+    pub fn new(out: Option<Box<dyn Write + Send>>) -> Self {
+        DeadLetterWriter {
+            out: out.map(EventWriter::new),
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.out.is_some()
+    }
+
+    pub fn write(&mut self, input: &str, r: &Rejection<'_>) {
+        let Some(w) = self.out.as_mut() else { return };
+        let mut o = Obj::open(w.buffer());
+        o.str("input", input);
+        o.str("level", r.level.as_str());
+        o.str("reason", r.reason);
+        o.str("detail", &r.detail);
+        o.opt_u64("record_index", r.location.record_index.map(|i| i as u64));
+        o.opt_u64("tuple_index", r.location.tuple_index.map(|i| i as u64));
+        o.u64("offset", r.location.offset as u64);
+        o.str("text", r.text);
+        o.close();
+        w.end_line();
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self.out.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}

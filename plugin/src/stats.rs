@@ -1,0 +1,85 @@
+//! Run counters and the end-of-run summary.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// What a run read, wrote and threw out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Inputs (files or stdin) read.
+    pub inputs: u64,
+    /// Inputs that were not flow logs, or could not be read.
+    pub failed_inputs: u64,
+    /// Inputs that ended mid-record (a blob still being written).
+    pub incomplete_inputs: u64,
+    pub bytes: u64,
+    /// Records read (including partly rejected ones).
+    pub records: u64,
+    /// Tuples seen: good ones plus rejected ones.
+    pub tuples: u64,
+    /// Events written.
+    pub events: u64,
+    /// Rejections by reason code.
+    pub rejected: BTreeMap<&'static str, u64>,
+}
+
+impl Stats {
+    pub fn reject(&mut self, reason: &'static str) {
+        *self.rejected.entry(reason).or_insert(0) += 1;
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    /// The summary line for stderr.
+    pub fn summary(&self, elapsed: Duration) -> Summary<'_> {
+        Summary {
+            stats: self,
+            elapsed,
+        }
+    }
+}
+
+/// Renders [`Stats`] for a person.
+pub struct Summary<'s> {
+    stats: &'s Stats,
+    elapsed: Duration,
+}
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.stats;
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        write!(
+            f,
+            "nsgflow: {} inputs ({} failed, {} incomplete), {:.1} MB, {} records, {} tuples, {} events, {} rejected",
+            s.inputs,
+            s.failed_inputs,
+            s.incomplete_inputs,
+            s.bytes as f64 / 1e6,
+            s.records,
+            s.tuples,
+            s.events,
+            s.rejected_total()
+        )?;
+        if !s.rejected.is_empty() {
+            f.write_str(" (")?;
+            for (i, (reason, n)) in s.rejected.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{reason}: {n}")?;
+            }
+            f.write_str(")")?;
+        }
+        write!(
+            f,
+            " in {:.3} s, {:.1} MB/s, {:.0} tuples/s",
+            secs,
+            s.bytes as f64 / 1e6 / secs,
+            s.tuples as f64 / secs
+        )
+    }
+}

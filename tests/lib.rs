@@ -1,0 +1,176 @@
+//! Shared helpers for the integration tests. The fixtures in `fixtures/` and the golden
+//! outputs in `golden/` are the reference every front end (the native engine, the VRL
+//! programs, the WASM build) is held to.
+
+use std::path::{Path, PathBuf};
+
+use nsgflow::config::Config;
+use nsgflow::encode::{encoder, Format};
+use nsgflow::engine::{EncodeLines, Engine, InputOutcome};
+use nsgflow::event::Enricher;
+use nsgflow::output::{DeadLetterWriter, EventWriter};
+use nsgflow::stats::Stats;
+
+/// The directory of this crate (`<repo>/tests`).
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    tests_dir().join("fixtures")
+}
+
+pub fn golden_dir() -> PathBuf {
+    tests_dir().join("golden")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    fixtures_dir().join(name)
+}
+
+/// `../shared/samples` beside the repository, when it is there (CI has it; a plain clone
+/// may not, and then the tests that read it skip).
+pub fn shared_samples() -> Option<PathBuf> {
+    let dir = tests_dir().join("../../shared/samples");
+    dir.is_dir().then_some(dir)
+}
+
+/// The fixture files with golden outputs: every file of `fixtures/` but the README.
+pub fn golden_fixtures() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != "README.md"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// What one run of the engine produced.
+#[derive(Debug)]
+pub struct Run {
+    /// One JSON line per event.
+    pub lines: Vec<String>,
+    /// One JSON line per dead letter.
+    pub dead: Vec<String>,
+    pub stats: Stats,
+    pub outcome: InputOutcome,
+}
+
+impl Run {
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .iter()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("invalid JSON line {l}: {e}"))
+            })
+            .collect()
+    }
+
+    pub fn dead_letters(&self) -> Vec<serde_json::Value> {
+        self.dead
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("dead letter JSON"))
+            .collect()
+    }
+}
+
+/// Runs the engine over `text` with `format` and `config`.
+pub fn run_text_with(name: &str, text: &str, format: Format, config: &Config) -> Run {
+    let mut engine = Engine::new(Enricher::new(
+        config.classifier(),
+        config.community_id_seed.unwrap_or(0),
+    ));
+    let mut enc = encoder(format, &config.encode_options());
+    let mut out = EventWriter::new(Vec::new());
+    let dead_buf = SharedBuf::default();
+    let mut dead = DeadLetterWriter::new(Some(Box::new(dead_buf.clone())));
+    let outcome = engine.process(
+        name,
+        text,
+        &mut EncodeLines {
+            encoder: enc.as_mut(),
+            writer: &mut out,
+        },
+        &mut dead,
+    );
+    dead.flush().expect("flush dead letters");
+    let bytes = out.into_inner().expect("flush events");
+    let lines = String::from_utf8(bytes)
+        .expect("UTF-8 output")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let dead = String::from_utf8(dead_buf.take())
+        .expect("UTF-8 dead letters")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    Run {
+        lines,
+        dead,
+        stats: engine.stats,
+        outcome,
+    }
+}
+
+pub fn run_text(text: &str, format: Format) -> Run {
+    run_text_with("test", text, format, &Config::default())
+}
+
+pub fn run_file(path: &Path, format: Format) -> Run {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    run_text_with(
+        &path.display().to_string(),
+        &text,
+        format,
+        &Config::default(),
+    )
+}
+
+/// A `Write` into a shared buffer (the dead-letter writer wants an owned `Box<dyn Write>`).
+#[derive(Clone, Default)]
+pub struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    pub fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut self.0.lock().expect("lock"))
+    }
+}
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Flattens a JSON document into dotted leaf paths (array elements share their key's path).
+pub fn field_paths(v: &serde_json::Value) -> Vec<String> {
+    fn walk(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(v, &path, out);
+                }
+            }
+            serde_json::Value::Array(items) if items.iter().any(|i| i.is_object()) => {
+                for i in items {
+                    walk(i, prefix, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, "", &mut out);
+    out
+}
