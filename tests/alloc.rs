@@ -89,5 +89,5 @@ fn fewer_than_one_allocation_per_hundred_tuples_in_every_format() {
 
 /// The synthetic blob the benches use too (same generator, same shape as real blobs).
 mod nsgflow_bench_data {
-    include!("../plugin/benches/data.rs");
+    include!("../plugin/benches/support/data.rs");
 }

@@ -8,7 +8,9 @@ use nsgflow::tuple::{FlowTuple, TupleLayout};
 use nsgflow_tests::{run_file, shared_samples};
 
 /// (file, events, rejections by reason, outcome): what each known sample must give.
-const EXPECTED: &[(&str, usize, &[(&str, u64)], Outcome)] = &[
+type Expectation = (&'static str, usize, &'static [(&'static str, u64)], Outcome);
+
+const EXPECTED: &[Expectation] = &[
     (
         "elastic-nsg-v2-docker-testdata.json",
         11,

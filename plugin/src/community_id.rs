@@ -17,8 +17,6 @@
 
 use std::net::IpAddr;
 
-use sha1::{Digest, Sha1};
-
 use crate::labels::Protocol;
 
 /// A Community ID held inline (`1:` + 28 base64 characters): no heap allocation.
@@ -57,24 +55,44 @@ impl CommunityId {
             std::mem::swap(&mut sp, &mut dp);
         }
 
-        let mut h = Sha1::new();
-        h.update(seed.to_be_bytes());
+        // The message is at most 40 bytes, so it and its padding fit one 64-byte SHA-1
+        // block: build it on the stack and compress once (no hasher state, no buffering).
+        let mut block = [0u8; 64];
+        let mut n = 0;
+        let mut put = |bytes: &[u8]| {
+            block[n..n + bytes.len()].copy_from_slice(bytes);
+            n += bytes.len();
+        };
+        put(&seed.to_be_bytes());
         match (a, b) {
             (IpAddr::V4(a), IpAddr::V4(b)) => {
-                h.update(a.octets());
-                h.update(b.octets());
+                put(&a.octets());
+                put(&b.octets());
             }
             _ => {
-                h.update(v6_bytes(a));
-                h.update(v6_bytes(b));
+                put(&v6_bytes(a));
+                put(&v6_bytes(b));
             }
         }
-        h.update([protocol.iana_number(), 0]);
+        put(&[protocol.iana_number(), 0]);
         if with_ports {
-            h.update(sp.to_be_bytes());
-            h.update(dp.to_be_bytes());
+            put(&sp.to_be_bytes());
+            put(&dp.to_be_bytes());
         }
-        let digest: [u8; 20] = h.finalize().into();
+        block[n] = 0x80;
+        block[56..].copy_from_slice(&((n as u64) * 8).to_be_bytes());
+        let mut state = [
+            0x6745_2301u32,
+            0xEFCD_AB89,
+            0x98BA_DCFE,
+            0x1032_5476,
+            0xC3D2_E1F0,
+        ];
+        sha1::compress(&mut state, std::slice::from_ref(&block.into()));
+        let mut digest = [0u8; 20];
+        for (chunk, word) in digest.chunks_exact_mut(4).zip(state) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
 
         let mut text = [0u8; 30];
         text[0] = b'1';
@@ -87,10 +105,21 @@ impl CommunityId {
         // Only ASCII is ever written into `text`.
         std::str::from_utf8(&self.text).unwrap_or("")
     }
+
+    /// The ID's ASCII bytes (what encoders copy, without a UTF-8 check).
+    pub fn as_bytes(&self) -> &[u8; 30] {
+        &self.text
+    }
 }
 
-fn ip_key(ip: &IpAddr) -> [u8; 16] {
-    v6_bytes(*ip)
+/// An address as a number that orders as the spec's byte comparison does.
+#[inline]
+fn ip_key(ip: &IpAddr) -> u128 {
+    match ip {
+        // The value of the IPv4-mapped address `::ffff:a.b.c.d`.
+        IpAddr::V4(v4) => (0xffff_u128 << 32) | u32::from(*v4) as u128,
+        IpAddr::V6(v6) => u128::from(*v6),
+    }
 }
 
 fn v6_bytes(ip: IpAddr) -> [u8; 16] {

@@ -84,23 +84,45 @@ pub const L7_PORTS: &[(u16, Transport, &str)] = &[
     (27017, Transport::Tcp, "mongodb"),
 ];
 
-/// The L7 label for a flow to `dst_port` over `protocol`, if the port is a known one.
-pub fn l7_protocol(protocol: Protocol, dst_port: u16) -> Option<&'static str> {
-    let tcp = protocol == Protocol::TCP;
-    let udp = protocol == Protocol::UDP;
-    if !tcp && !udp {
-        return None;
+/// Index (1-based, 0 for none) into [`L7_PORTS`] for each TCP and UDP port, built at
+/// compile time: a lookup is one load, not a search.
+static BY_PORT: [[u8; 65536]; 2] = build_index();
+
+const fn build_index() -> [[u8; 65536]; 2] {
+    assert!(L7_PORTS.len() < 255);
+    let mut index = [[0u8; 65536]; 2];
+    let mut i = L7_PORTS.len();
+    // Walk backwards so the first entry for a port and transport wins.
+    while i > 0 {
+        i -= 1;
+        let (port, transport, _) = L7_PORTS[i];
+        let (tcp, udp) = match transport {
+            Transport::Tcp => (true, false),
+            Transport::Udp => (false, true),
+            Transport::Both => (true, true),
+        };
+        if tcp {
+            index[0][port as usize] = (i + 1) as u8;
+        }
+        if udp {
+            index[1][port as usize] = (i + 1) as u8;
+        }
     }
-    let first = L7_PORTS.partition_point(|&(p, _, _)| p < dst_port);
-    L7_PORTS[first..]
-        .iter()
-        .take_while(|&&(p, _, _)| p == dst_port)
-        .find(|&&(_, t, _)| match t {
-            Transport::Both => true,
-            Transport::Tcp => tcp,
-            Transport::Udp => udp,
-        })
-        .map(|&(_, _, name)| name)
+    index
+}
+
+/// The L7 label for a flow to `dst_port` over `protocol`, if the port is a known one.
+#[inline]
+pub fn l7_protocol(protocol: Protocol, dst_port: u16) -> Option<&'static str> {
+    let table = match protocol {
+        Protocol::TCP => &BY_PORT[0],
+        Protocol::UDP => &BY_PORT[1],
+        _ => return None,
+    };
+    match table[dst_port as usize] {
+        0 => None,
+        i => Some(L7_PORTS[i as usize - 1].2),
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +132,26 @@ mod tests {
     #[test]
     fn table_is_sorted_for_binary_search() {
         assert!(L7_PORTS.windows(2).all(|w| w[0].0 <= w[1].0));
+    }
+
+    #[test]
+    fn index_agrees_with_a_search_of_the_table() {
+        for port in 0..=u16::MAX {
+            for (proto, tcp) in [(Protocol::TCP, true), (Protocol::UDP, false)] {
+                let want = L7_PORTS
+                    .iter()
+                    .find(|&&(p, t, _)| {
+                        p == port
+                            && match t {
+                                Transport::Both => true,
+                                Transport::Tcp => tcp,
+                                Transport::Udp => !tcp,
+                            }
+                    })
+                    .map(|&(_, _, name)| name);
+                assert_eq!(l7_protocol(proto, port), want, "{port}");
+            }
+        }
     }
 
     #[test]

@@ -17,9 +17,9 @@ pub enum Direction {
 
 impl Direction {
     pub fn from_code(code: &str) -> Option<Self> {
-        match code {
-            "I" => Some(Direction::Inbound),
-            "O" => Some(Direction::Outbound),
+        match code.as_bytes() {
+            b"I" => Some(Direction::Inbound),
+            b"O" => Some(Direction::Outbound),
             _ => None,
         }
     }
@@ -42,9 +42,9 @@ pub enum Action {
 impl Action {
     /// The NSG decision field: `A` allowed, `D` denied.
     pub fn from_code(code: &str) -> Option<Self> {
-        match code {
-            "A" => Some(Action::Allow),
-            "D" => Some(Action::Deny),
+        match code.as_bytes() {
+            b"A" => Some(Action::Allow),
+            b"D" => Some(Action::Deny),
             _ => None,
         }
     }
@@ -72,11 +72,11 @@ pub enum FlowState {
 
 impl FlowState {
     pub fn from_code(code: &str, vnet: bool) -> Option<Self> {
-        match code {
-            "B" => Some(FlowState::Begin),
-            "C" => Some(FlowState::Continue),
-            "E" => Some(FlowState::End),
-            "D" if vnet => Some(FlowState::Deny),
+        match code.as_bytes() {
+            b"B" => Some(FlowState::Begin),
+            b"C" => Some(FlowState::Continue),
+            b"E" => Some(FlowState::End),
+            b"D" if vnet => Some(FlowState::Deny),
             _ => None,
         }
     }
@@ -104,9 +104,9 @@ impl Protocol {
 
     /// NSG flow logs name the protocol with one letter: `T` or `U`.
     pub fn from_letter(code: &str) -> Option<Self> {
-        match code {
-            "T" => Some(Protocol::TCP),
-            "U" => Some(Protocol::UDP),
+        match code.as_bytes() {
+            b"T" => Some(Protocol::TCP),
+            b"U" => Some(Protocol::UDP),
             _ => None,
         }
     }
@@ -161,8 +161,8 @@ impl<'a> Encryption<'a> {
     ];
 
     pub fn parse(code: &'a str) -> Option<Self> {
-        let well_formed = code == "X"
-            || (code.starts_with("NX")
+        let well_formed = code.as_bytes() == b"X"
+            || (code.as_bytes().starts_with(b"NX")
                 && code
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit()));
@@ -174,7 +174,7 @@ impl<'a> Encryption<'a> {
     }
 
     pub fn is_encrypted(self) -> bool {
-        self.0 == "X"
+        self.0.as_bytes() == b"X"
     }
 }
 

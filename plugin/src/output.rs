@@ -1,5 +1,6 @@
 //! Output: the NDJSON event stream and the dead-letter stream.
 
+use crate::k;
 use std::io::{self, Write};
 
 use crate::encode::json::Obj;
@@ -96,14 +97,17 @@ impl DeadLetterWriter {
     pub fn write(&mut self, input: &str, r: &Rejection<'_>) {
         let Some(w) = self.out.as_mut() else { return };
         let mut o = Obj::open(w.buffer());
-        o.str("input", input);
-        o.str("level", r.level.as_str());
-        o.str("reason", r.reason);
-        o.str("detail", &r.detail);
-        o.opt_u64("record_index", r.location.record_index.map(|i| i as u64));
-        o.opt_u64("tuple_index", r.location.tuple_index.map(|i| i as u64));
-        o.u64("offset", r.location.offset as u64);
-        o.str("text", r.text);
+        o.str(k!("input"), input);
+        o.str(k!("level"), r.level.as_str());
+        o.str(k!("reason"), r.reason);
+        o.str(k!("detail"), &r.detail);
+        o.opt_u64(
+            k!("record_index"),
+            r.location.record_index.map(|i| i as u64),
+        );
+        o.opt_u64(k!("tuple_index"), r.location.tuple_index.map(|i| i as u64));
+        o.u64(k!("offset"), r.location.offset as u64);
+        o.str(k!("text"), r.text);
         o.close();
         w.end_line();
     }

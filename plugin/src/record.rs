@@ -713,27 +713,55 @@ fn for_each_object<'a>(
     Ok(())
 }
 
-/// Scans an object's keys; `want(key)` says which array-valued keys to remember (by
-/// offset), the rest of the values are handed to `field`.
-fn object_fields<'a, const N: usize>(
+/// Reads an object with one array of children (`array_key`) and some scalar keys that
+/// `field` reads into `state`. The children are walked by `children` in the same pass when
+/// `ready(state)` already holds at the array (the usual key order), else once the object
+/// is read (keys may come in any order).
+fn parent_object<'a, S>(
     sc: &mut Scanner<'a>,
-    arrays: [&str; N],
-    mut field: impl FnMut(&str, &mut Scanner<'a>) -> Result<(), JsonError>,
-) -> Result<[Option<usize>; N], JsonError> {
-    let mut found = [None; N];
+    array_key: &str,
+    state: &mut S,
+    field: fn(&str, &mut Scanner<'a>, &mut S) -> Result<(), JsonError>,
+    ready: fn(&S) -> bool,
+    mut children: impl FnMut(&mut Scanner<'a>, &S) -> Result<(), JsonError>,
+) -> Result<(), JsonError> {
+    let mut deferred = None;
     sc.begin_object()?;
     let mut first = true;
     while let Some(key) = sc.next_key(first)? {
         first = false;
-        if let Some(k) = arrays.iter().position(|a| *a == key) {
-            sc.skip_ws();
-            found[k] = Some(sc.pos());
-            sc.skip_value()?;
+        if key == array_key {
+            if ready(state) {
+                children(sc, state)?;
+            } else {
+                sc.skip_ws();
+                deferred = Some(sc.pos());
+                sc.skip_value()?;
+            }
         } else {
-            field(&key, sc)?;
+            field(&key, sc, state)?;
         }
     }
-    Ok(found)
+    if let Some(off) = deferred {
+        let mut later = Scanner::at(sc.text(), off);
+        children(&mut later, state)?;
+    }
+    Ok(())
+}
+
+/// Reads `key` into `slot` if it is `want` (a string), else skips the value.
+fn string_field<'a>(
+    key: &str,
+    want: &str,
+    sc: &mut Scanner<'a>,
+    slot: &mut Option<Cow<'a, str>>,
+) -> Result<(), JsonError> {
+    if key == want {
+        *slot = opt_string(sc)?;
+    } else {
+        sc.skip_value()?;
+    }
+    Ok(())
 }
 
 fn walk_nsg<'a>(
@@ -743,50 +771,38 @@ fn walk_nsg<'a>(
     index: usize,
     sink: &mut impl FlowSink,
 ) -> Result<(), JsonError> {
-    let text = sc.text();
     let mut tuple_index = 0usize;
     for_each_object(sc, "`properties.flows` array", |sc| {
+        // A rule: `{"rule": R, "flows": [ {"mac": M, "flowTuples": [...]}, ... ]}`.
         let mut rule: Option<Cow<'a, str>> = None;
-        let [macs] = object_fields(sc, ["flows"], |key, sc| {
-            if key == "rule" {
-                rule = opt_string(sc)?;
-            } else {
-                sc.skip_value()?;
-            }
-            Ok(())
-        })?;
-        let Some(macs) = macs else { return Ok(()) };
-        let mut msc = Scanner::at(text, macs);
-        for_each_object(&mut msc, "rule `flows` array", |sc| {
-            let mut mac: Option<Cow<'a, str>> = None;
-            let [tuples] = object_fields(sc, ["flowTuples"], |key, sc| {
-                if key == "mac" {
-                    mac = opt_string(sc)?;
-                } else {
-                    sc.skip_value()?;
-                }
-                Ok(())
-            })?;
-            let group = FlowGroup {
-                rule: rule.as_deref().unwrap_or(""),
-                acl_id: None,
-                mac: mac.as_deref().or(record.header.mac_address.as_deref()),
-                group_id: next_group_id(),
-            };
-            if let Some(off) = tuples {
-                let mut tsc = Scanner::at(text, off);
-                tuples_array(
-                    &mut tsc,
-                    record,
-                    &group,
-                    layout,
-                    index,
-                    &mut tuple_index,
-                    sink,
-                )?;
-            }
-            Ok(())
-        })
+        parent_object(
+            sc,
+            "flows",
+            &mut rule,
+            |k, sc, rule| string_field(k, "rule", sc, rule),
+            Option::is_some,
+            |sc, rule| {
+                for_each_object(sc, "rule `flows` array", |sc| {
+                    let mut mac: Option<Cow<'a, str>> = None;
+                    parent_object(
+                        sc,
+                        "flowTuples",
+                        &mut mac,
+                        |k, sc, mac| string_field(k, "mac", sc, mac),
+                        Option::is_some,
+                        |sc, mac| {
+                            let group = FlowGroup {
+                                rule: rule.as_deref().unwrap_or(""),
+                                acl_id: None,
+                                mac: mac.as_deref().or(record.header.mac_address.as_deref()),
+                                group_id: next_group_id(),
+                            };
+                            tuples_array(sc, record, &group, layout, index, &mut tuple_index, sink)
+                        },
+                    )
+                })
+            },
+        )
     })
 }
 
@@ -796,54 +812,56 @@ fn walk_vnet<'a>(
     index: usize,
     sink: &mut impl FlowSink,
 ) -> Result<(), JsonError> {
-    let text = sc.text();
     let mut tuple_index = 0usize;
-    let [flows] = object_fields(sc, ["flows"], |_, sc| sc.skip_value().map(|_| ()))?;
-    let Some(flows) = flows else { return Ok(()) };
-    let mut fsc = Scanner::at(text, flows);
-    for_each_object(&mut fsc, "`flowRecords.flows` array", |sc| {
-        let mut acl: Option<Cow<'a, str>> = None;
-        let [groups] = object_fields(sc, ["flowGroups"], |key, sc| {
-            if key == "aclID" {
-                acl = opt_string(sc)?;
-            } else {
-                sc.skip_value()?;
-            }
-            Ok(())
-        })?;
-        let Some(groups) = groups else { return Ok(()) };
-        let mut gsc = Scanner::at(text, groups);
-        for_each_object(&mut gsc, "`flowGroups` array", |sc| {
-            let mut rule: Option<Cow<'a, str>> = None;
-            let [tuples] = object_fields(sc, ["flowTuples"], |key, sc| {
-                if key == "rule" {
-                    rule = opt_string(sc)?;
-                } else {
-                    sc.skip_value()?;
-                }
-                Ok(())
-            })?;
-            let group = FlowGroup {
-                rule: rule.as_deref().unwrap_or(""),
-                acl_id: acl.as_deref(),
-                mac: record.header.mac_address.as_deref(),
-                group_id: next_group_id(),
-            };
-            if let Some(off) = tuples {
-                let mut tsc = Scanner::at(text, off);
-                tuples_array(
-                    &mut tsc,
-                    record,
-                    &group,
-                    TupleLayout::Vnet,
-                    index,
-                    &mut tuple_index,
-                    sink,
-                )?;
-            }
-            Ok(())
-        })
-    })
+    parent_object(
+        sc,
+        "flows",
+        &mut (),
+        |_, sc, _| sc.skip_value().map(|_| ()),
+        |_| true,
+        |sc, _| {
+            for_each_object(sc, "`flowRecords.flows` array", |sc| {
+                // An ACL: `{"aclID": A, "flowGroups": [ {"rule": R, "flowTuples": [...]}, ... ]}`.
+                let mut acl: Option<Cow<'a, str>> = None;
+                parent_object(
+                    sc,
+                    "flowGroups",
+                    &mut acl,
+                    |k, sc, acl| string_field(k, "aclID", sc, acl),
+                    Option::is_some,
+                    |sc, acl| {
+                        for_each_object(sc, "`flowGroups` array", |sc| {
+                            let mut rule: Option<Cow<'a, str>> = None;
+                            parent_object(
+                                sc,
+                                "flowTuples",
+                                &mut rule,
+                                |k, sc, rule| string_field(k, "rule", sc, rule),
+                                Option::is_some,
+                                |sc, rule| {
+                                    let group = FlowGroup {
+                                        rule: rule.as_deref().unwrap_or(""),
+                                        acl_id: acl.as_deref(),
+                                        mac: record.header.mac_address.as_deref(),
+                                        group_id: next_group_id(),
+                                    };
+                                    tuples_array(
+                                        sc,
+                                        record,
+                                        &group,
+                                        TupleLayout::Vnet,
+                                        index,
+                                        &mut tuple_index,
+                                        sink,
+                                    )
+                                },
+                            )
+                        })
+                    },
+                )
+            })
+        },
+    )
 }
 
 fn tuples_array<'a>(

@@ -14,6 +14,51 @@ pub fn write_rfc3339_ms(out: &mut Vec<u8>, ms: u64) {
     out.extend_from_slice(&buf);
 }
 
+/// Formats timestamps, keeping the date of the last day it saw: tuples of a blob fall on
+/// one or two days, so the calendar arithmetic runs once a day, not once a tuple.
+#[derive(Debug, Clone, Default)]
+pub struct Rfc3339Writer {
+    day: Option<u64>,
+    date: [u8; 11],
+}
+
+impl Rfc3339Writer {
+    /// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` for `ms` milliseconds since the Unix epoch.
+    #[inline]
+    pub fn write(&mut self, out: &mut Vec<u8>, ms: u64) {
+        const MAX_MS: u64 = 253_402_300_799_999;
+        let ms = ms.min(MAX_MS);
+        let day = ms / 86_400_000;
+        if self.day != Some(day) {
+            let mut full = [0u8; 24];
+            format_rfc3339_ms(day * 86_400_000, &mut full);
+            self.date.copy_from_slice(&full[..11]);
+            self.day = Some(day);
+        }
+        let in_day = ms % 86_400_000;
+        let sod = (in_day / 1000) as u32;
+        let millis = (in_day % 1000) as u32;
+        let (h, m, s) = (sod / 3600, sod / 60 % 60, sod % 60);
+        let d = |v: u32| b'0' + v as u8;
+        out.extend_from_slice(&self.date);
+        out.extend_from_slice(&[
+            d(h / 10),
+            d(h % 10),
+            b':',
+            d(m / 10),
+            d(m % 10),
+            b':',
+            d(s / 10),
+            d(s % 10),
+            b'.',
+            d(millis / 100),
+            d(millis / 10 % 10),
+            d(millis % 10),
+            b'Z',
+        ]);
+    }
+}
+
 /// Formats into a fixed 24-byte buffer (years 0000-9999; later times saturate at 9999).
 pub fn format_rfc3339_ms(ms: u64, buf: &mut [u8; 24]) {
     const MAX_MS: u64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
@@ -88,6 +133,24 @@ mod tests {
         assert_eq!(fmt(1_663_146_003_606), "2022-09-14T09:00:03.606Z");
         assert_eq!(fmt(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
         assert_eq!(fmt(u64::MAX), "9999-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn cached_writer_agrees() {
+        let mut w = Rfc3339Writer::default();
+        for ms in [
+            0,
+            86_399_999,
+            86_400_000,
+            1_663_146_003_606,
+            1_663_146_003_607,
+            951_782_400_000,
+            u64::MAX,
+        ] {
+            let mut a = Vec::new();
+            w.write(&mut a, ms);
+            assert_eq!(String::from_utf8(a).unwrap(), fmt(ms), "{ms}");
+        }
     }
 
     #[test]

@@ -13,9 +13,10 @@
 use super::json::{write_str, Obj};
 use super::Encode;
 use crate::event::{FlowEvent, Origin};
+use crate::k;
 use crate::labels::{Action, Direction, FlowState};
 use crate::record::FlowLogKind;
-use crate::time::write_rfc3339_ms;
+use crate::time::Rfc3339Writer;
 
 pub const ECS_VERSION: &str = "8.17.0";
 
@@ -23,6 +24,7 @@ pub const ECS_VERSION: &str = "8.17.0";
 #[derive(Debug, Default)]
 pub struct EcsEncoder {
     group: EcsGroup,
+    time: Rfc3339Writer,
 }
 
 /// What ECS renders once per flow group.
@@ -54,49 +56,52 @@ impl EcsGroup {
         }
 
         let mut o = Obj::resume(&mut self.top, false);
-        let mut rule = o.object("rule");
-        rule.str("name", e.group.rule);
-        rule.opt_str("ruleset", origin.nsg);
+        let mut rule = o.object(k!("rule"));
+        rule.str(k!("name"), e.group.rule);
+        rule.opt_str(k!("ruleset"), origin.nsg);
         rule.close();
-        let mut obs = o.object("observer");
-        obs.str("vendor", "Microsoft");
+        let mut obs = o.object(k!("observer"));
+        obs.str(k!("vendor"), "Microsoft");
         obs.str(
-            "product",
+            k!("product"),
             match r.kind {
                 FlowLogKind::Nsg => "Azure NSG flow logs",
                 FlowLogKind::Vnet => "Azure VNet flow logs",
             },
         );
-        obs.str("type", "firewall");
-        obs.opt_str("name", origin.observer());
+        obs.str(k!("type"), "firewall");
+        obs.opt_str(k!("name"), origin.observer());
         obs.close();
-        let mut cloud = o.object("cloud");
-        cloud.str("provider", "azure");
+        let mut cloud = o.object(k!("cloud"));
+        cloud.str(k!("provider"), "azure");
         if let Some(sub) = origin.subscription_id {
-            let mut acct = cloud.object("account");
-            acct.str("id", sub);
+            let mut acct = cloud.object(k!("account"));
+            acct.str(k!("id"), sub);
             acct.close();
         }
         cloud.close();
 
         let mut fl = Obj::resume(&mut self.flow_log, false);
-        fl.str("kind", r.kind.as_str());
-        fl.u64("version", r.version);
-        fl.str("rule", e.group.rule);
-        fl.opt_str("acl_id", e.group.acl_id);
-        fl.opt_str("mac", e.group.mac);
-        fl.opt_str("record_time", h.time.as_deref());
-        fl.opt_str("subscription_id", origin.subscription_id);
-        fl.opt_str("resource_group", origin.resource_group);
-        fl.opt_str("nsg", origin.nsg);
-        fl.opt_str("name", origin.flow_log);
-        fl.opt_str("target_resource", origin.target_resource);
-        fl.opt_str("target_resource_type", origin.target_resource_type);
-        fl.opt_str("resource_id", h.resource_id.as_deref());
-        fl.opt_str("flow_log_resource_id", h.flow_log_resource_id.as_deref());
-        fl.opt_str("target_resource_id", h.target_resource_id.as_deref());
-        fl.opt_str("system_id", h.system_id.as_deref());
-        fl.opt_str("flow_log_guid", h.flow_log_guid.as_deref());
+        fl.str(k!("kind"), r.kind.as_str());
+        fl.u64(k!("version"), r.version);
+        fl.str(k!("rule"), e.group.rule);
+        fl.opt_str(k!("acl_id"), e.group.acl_id);
+        fl.opt_str(k!("mac"), e.group.mac);
+        fl.opt_str(k!("record_time"), h.time.as_deref());
+        fl.opt_str(k!("subscription_id"), origin.subscription_id);
+        fl.opt_str(k!("resource_group"), origin.resource_group);
+        fl.opt_str(k!("nsg"), origin.nsg);
+        fl.opt_str(k!("name"), origin.flow_log);
+        fl.opt_str(k!("target_resource"), origin.target_resource);
+        fl.opt_str(k!("target_resource_type"), origin.target_resource_type);
+        fl.opt_str(k!("resource_id"), h.resource_id.as_deref());
+        fl.opt_str(
+            k!("flow_log_resource_id"),
+            h.flow_log_resource_id.as_deref(),
+        );
+        fl.opt_str(k!("target_resource_id"), h.target_resource_id.as_deref());
+        fl.opt_str(k!("system_id"), h.system_id.as_deref());
+        fl.opt_str(k!("flow_log_guid"), h.flow_log_guid.as_deref());
     }
 }
 
@@ -106,36 +111,36 @@ impl Encode for EcsEncoder {
         self.group.refresh(e);
         let g = &self.group;
         out.extend_from_slice(b"{\"@timestamp\":\"");
-        write_rfc3339_ms(out, t.timestamp_ms);
+        self.time.write(out, t.timestamp_ms);
         out.push(b'"');
         let mut o = Obj::resume(out, false);
-        let mut ecs = o.object("ecs");
-        ecs.str("version", ECS_VERSION);
+        let mut ecs = o.object(k!("ecs"));
+        ecs.str(k!("version"), ECS_VERSION);
         ecs.close();
 
-        let mut ev = o.object("event");
-        ev.str("kind", "event");
-        ev.strs("category", &["network"]);
+        let mut ev = o.object(k!("event"));
+        ev.clean_str(k!("kind"), "event");
+        ev.strs(k!("category"), &["network"]);
         let verdict = match t.action {
             Action::Allow => "allowed",
             Action::Deny => "denied",
         };
         match t.state {
-            Some(FlowState::Begin) => ev.strs("type", &["connection", verdict, "start"]),
-            Some(FlowState::End) => ev.strs("type", &["connection", verdict, "end"]),
-            _ => ev.strs("type", &["connection", verdict]),
+            Some(FlowState::Begin) => ev.strs(k!("type"), &["connection", verdict, "start"]),
+            Some(FlowState::End) => ev.strs(k!("type"), &["connection", verdict, "end"]),
+            _ => ev.strs(k!("type"), &["connection", verdict]),
         }
-        ev.str("action", t.action.as_str());
+        ev.clean_str(k!("action"), t.action.as_str());
         ev.str(
-            "outcome",
+            k!("outcome"),
             match t.action {
                 Action::Allow => "success",
                 Action::Deny => "failure",
             },
         );
-        ev.str("module", "azure");
+        ev.clean_str(k!("module"), "azure");
         ev.str(
-            "dataset",
+            k!("dataset"),
             match e.record.kind {
                 FlowLogKind::Nsg => "azure.nsg_flow",
                 FlowLogKind::Vnet => "azure.vnet_flow",
@@ -144,74 +149,74 @@ impl Encode for EcsEncoder {
         ev.close();
 
         let nic_is_source = t.direction == Direction::Outbound;
-        let mut s = o.object("source");
-        s.str("ip", e.src.ip_text);
-        s.u64("port", e.src.port as u64);
+        let mut s = o.object(k!("source"));
+        s.clean_str(k!("ip"), e.src.ip_text);
+        s.u64(k!("port"), e.src.port as u64);
         if nic_is_source && !g.mac.is_empty() {
-            s.raw("mac", &g.mac);
+            s.raw(k!("mac"), &g.mac);
         }
-        s.opt_u64("packets", t.packets_src_to_dst);
-        s.opt_u64("bytes", t.bytes_src_to_dst);
+        s.opt_u64(k!("packets"), t.packets_src_to_dst);
+        s.opt_u64(k!("bytes"), t.bytes_src_to_dst);
         s.close();
 
-        let mut d = o.object("destination");
-        d.str("ip", e.dst.ip_text);
-        d.u64("port", e.dst.port as u64);
+        let mut d = o.object(k!("destination"));
+        d.clean_str(k!("ip"), e.dst.ip_text);
+        d.u64(k!("port"), e.dst.port as u64);
         if !nic_is_source && !g.mac.is_empty() {
-            d.raw("mac", &g.mac);
+            d.raw(k!("mac"), &g.mac);
         }
-        d.opt_u64("packets", t.packets_dst_to_src);
-        d.opt_u64("bytes", t.bytes_dst_to_src);
+        d.opt_u64(k!("packets"), t.packets_dst_to_src);
+        d.opt_u64(k!("bytes"), t.bytes_dst_to_src);
         d.close();
 
-        let mut n = o.object("network");
-        n.opt_str("transport", t.protocol.name());
+        let mut n = o.object(k!("network"));
+        n.opt_clean_str(k!("transport"), t.protocol.name());
         let mut num = itoa::Buffer::new();
-        n.str("iana_number", num.format(t.protocol.iana_number()));
-        n.str("type", if e.src.ip.is_ipv4() { "ipv4" } else { "ipv6" });
+        n.str(k!("iana_number"), num.format(t.protocol.iana_number()));
+        n.str(k!("type"), if e.src.ip.is_ipv4() { "ipv4" } else { "ipv6" });
         n.str(
-            "direction",
+            k!("direction"),
             match t.direction {
                 Direction::Inbound => "ingress",
                 Direction::Outbound => "egress",
             },
         );
-        n.opt_str("protocol", e.l7_protocol);
-        n.str("community_id", e.community_id.as_str());
+        n.opt_clean_str(k!("protocol"), e.l7_protocol);
+        n.clean_bytes(k!("community_id"), e.community_id.as_bytes());
         if let (Some(a), Some(b)) = (t.bytes_src_to_dst, t.bytes_dst_to_src) {
-            n.u64("bytes", a.saturating_add(b));
+            n.u64(k!("bytes"), a.saturating_add(b));
         }
         if let (Some(a), Some(b)) = (t.packets_src_to_dst, t.packets_dst_to_src) {
-            n.u64("packets", a.saturating_add(b));
+            n.u64(k!("packets"), a.saturating_add(b));
         }
         n.close();
 
-        let mut rel = o.object("related");
+        let mut rel = o.object(k!("related"));
         if e.src.ip_text == e.dst.ip_text {
-            rel.strs("ip", &[e.src.ip_text]);
+            rel.strs(k!("ip"), &[e.src.ip_text]);
         } else {
-            rel.strs("ip", &[e.src.ip_text, e.dst.ip_text]);
+            rel.strs(k!("ip"), &[e.src.ip_text, e.dst.ip_text]);
         }
         rel.close();
 
         o.splice(&g.top);
 
-        let mut ns = o.object("nsgflow");
-        ns.str("src_class", e.src.class.as_str());
-        ns.opt_str("src_network", e.src.network);
-        ns.str("dst_class", e.dst.class.as_str());
-        ns.opt_str("dst_network", e.dst.network);
+        let mut ns = o.object(k!("nsgflow"));
+        ns.clean_str(k!("src_class"), e.src.class.as_str());
+        ns.opt_str(k!("src_network"), e.src.network);
+        ns.clean_str(k!("dst_class"), e.dst.class.as_str());
+        ns.opt_str(k!("dst_network"), e.dst.network);
         ns.close();
 
-        let mut az = o.object("azure");
-        let mut fl = az.object("flow_log");
-        fl.str("direction", t.direction.as_str());
+        let mut az = o.object(k!("azure"));
+        let mut fl = az.object(k!("flow_log"));
+        fl.clean_str(k!("direction"), t.direction.as_str());
         if let Some(state) = t.state {
-            fl.str("state", state.as_str());
+            fl.clean_str(k!("state"), state.as_str());
         }
         if let Some(enc) = t.encryption {
-            fl.str("encryption", enc.code());
-            fl.bool("encrypted", enc.is_encrypted());
+            fl.clean_str(k!("encryption"), enc.code());
+            fl.bool(k!("encrypted"), enc.is_encrypted());
         }
         fl.splice(&g.flow_log);
         fl.close();

@@ -5,46 +5,48 @@
 use super::json::Obj;
 use super::{Encode, GroupCache};
 use crate::event::{FlowEvent, Origin};
-use crate::time::write_rfc3339_ms;
+use crate::k;
+use crate::time::Rfc3339Writer;
 
 /// Encodes the flat schema.
 #[derive(Debug, Default)]
 pub struct FlatEncoder {
     group: GroupCache,
+    time: Rfc3339Writer,
 }
 
 impl Encode for FlatEncoder {
     fn encode(&mut self, e: &FlowEvent<'_>, out: &mut Vec<u8>) {
         let t = e.tuple;
         out.extend_from_slice(b"{\"timestamp\":\"");
-        write_rfc3339_ms(out, t.timestamp_ms);
+        self.time.write(out, t.timestamp_ms);
         out.push(b'"');
         let mut o = Obj::resume(out, false);
-        o.str("src_ip", e.src.ip_text);
-        o.u64("src_port", e.src.port as u64);
-        o.str("dst_ip", e.dst.ip_text);
-        o.u64("dst_port", e.dst.port as u64);
-        o.opt_str("protocol", t.protocol.name());
-        o.u64("iana_number", t.protocol.iana_number() as u64);
-        o.str("direction", t.direction.as_str());
-        o.str("action", t.action.as_str());
+        o.clean_str(k!("src_ip"), e.src.ip_text);
+        o.u64(k!("src_port"), e.src.port as u64);
+        o.clean_str(k!("dst_ip"), e.dst.ip_text);
+        o.u64(k!("dst_port"), e.dst.port as u64);
+        o.opt_clean_str(k!("protocol"), t.protocol.name());
+        o.u64(k!("iana_number"), t.protocol.iana_number() as u64);
+        o.clean_str(k!("direction"), t.direction.as_str());
+        o.clean_str(k!("action"), t.action.as_str());
         if let Some(state) = t.state {
-            o.str("flow_state", state.as_str());
+            o.clean_str(k!("flow_state"), state.as_str());
         }
         if let Some(enc) = t.encryption {
-            o.str("encryption", enc.code());
-            o.bool("encrypted", enc.is_encrypted());
+            o.clean_str(k!("encryption"), enc.code());
+            o.bool(k!("encrypted"), enc.is_encrypted());
         }
-        o.opt_u64("packets_src_to_dst", t.packets_src_to_dst);
-        o.opt_u64("bytes_src_to_dst", t.bytes_src_to_dst);
-        o.opt_u64("packets_dst_to_src", t.packets_dst_to_src);
-        o.opt_u64("bytes_dst_to_src", t.bytes_dst_to_src);
-        o.str("src_class", e.src.class.as_str());
-        o.opt_str("src_network", e.src.network);
-        o.str("dst_class", e.dst.class.as_str());
-        o.opt_str("dst_network", e.dst.network);
-        o.opt_str("l7_protocol", e.l7_protocol);
-        o.str("community_id", e.community_id.as_str());
+        o.opt_u64(k!("packets_src_to_dst"), t.packets_src_to_dst);
+        o.opt_u64(k!("bytes_src_to_dst"), t.bytes_src_to_dst);
+        o.opt_u64(k!("packets_dst_to_src"), t.packets_dst_to_src);
+        o.opt_u64(k!("bytes_dst_to_src"), t.bytes_dst_to_src);
+        o.clean_str(k!("src_class"), e.src.class.as_str());
+        o.opt_str(k!("src_network"), e.src.network);
+        o.clean_str(k!("dst_class"), e.dst.class.as_str());
+        o.opt_str(k!("dst_network"), e.dst.network);
+        o.opt_clean_str(k!("l7_protocol"), e.l7_protocol);
+        o.clean_bytes(k!("community_id"), e.community_id.as_bytes());
         o.splice(self.group.get(e, render_group));
         o.close();
     }
@@ -56,24 +58,27 @@ fn render_group(e: &FlowEvent<'_>, out: &mut Vec<u8>) {
     let h = &r.header;
     let origin = Origin::of(e.record, e.group);
     let mut o = Obj::resume(out, false);
-    o.str("rule", e.group.rule);
-    o.opt_str("acl_id", e.group.acl_id);
+    o.str(k!("rule"), e.group.rule);
+    o.opt_str(k!("acl_id"), e.group.acl_id);
     match origin.mac {
-        Some(mac) => o.str("mac", mac.as_str()),
-        None => o.opt_str("mac", e.group.mac),
+        Some(mac) => o.str(k!("mac"), mac.as_str()),
+        None => o.opt_str(k!("mac"), e.group.mac),
     }
-    o.str("flow_log_kind", r.kind.as_str());
-    o.u64("flow_log_version", r.version);
-    o.opt_str("record_time", h.time.as_deref());
-    o.opt_str("subscription_id", origin.subscription_id);
-    o.opt_str("resource_group", origin.resource_group);
-    o.opt_str("nsg", origin.nsg);
-    o.opt_str("flow_log", origin.flow_log);
-    o.opt_str("target_resource", origin.target_resource);
-    o.opt_str("target_resource_type", origin.target_resource_type);
-    o.opt_str("resource_id", h.resource_id.as_deref());
-    o.opt_str("flow_log_resource_id", h.flow_log_resource_id.as_deref());
-    o.opt_str("target_resource_id", h.target_resource_id.as_deref());
-    o.opt_str("system_id", h.system_id.as_deref());
-    o.opt_str("flow_log_guid", h.flow_log_guid.as_deref());
+    o.str(k!("flow_log_kind"), r.kind.as_str());
+    o.u64(k!("flow_log_version"), r.version);
+    o.opt_str(k!("record_time"), h.time.as_deref());
+    o.opt_str(k!("subscription_id"), origin.subscription_id);
+    o.opt_str(k!("resource_group"), origin.resource_group);
+    o.opt_str(k!("nsg"), origin.nsg);
+    o.opt_str(k!("flow_log"), origin.flow_log);
+    o.opt_str(k!("target_resource"), origin.target_resource);
+    o.opt_str(k!("target_resource_type"), origin.target_resource_type);
+    o.opt_str(k!("resource_id"), h.resource_id.as_deref());
+    o.opt_str(
+        k!("flow_log_resource_id"),
+        h.flow_log_resource_id.as_deref(),
+    );
+    o.opt_str(k!("target_resource_id"), h.target_resource_id.as_deref());
+    o.opt_str(k!("system_id"), h.system_id.as_deref());
+    o.opt_str(k!("flow_log_guid"), h.flow_log_guid.as_deref());
 }

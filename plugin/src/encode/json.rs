@@ -2,18 +2,27 @@
 //!
 //! ```
 //! use nsgflow::encode::json::Obj;
+//! use nsgflow::k;
 //! let mut out = Vec::new();
 //! let mut o = Obj::open(&mut out);
-//! o.str("rule", "UserRule_m\u{fc}nchen \"web\"");
-//! o.u64("port", 443);
-//! o.opt_u64("bytes", None);
-//! let mut inner = o.object("source");
-//! inner.str("ip", "10.0.0.4");
+//! o.str(k!("rule"), "UserRule_m\u{fc}nchen \"web\"");
+//! o.u64(k!("port"), 443);
+//! o.opt_u64(k!("bytes"), None);
+//! let mut inner = o.object(k!("source"));
+//! inner.str(k!("ip"), "10.0.0.4");
 //! inner.close();
 //! o.close();
 //! assert_eq!(String::from_utf8(out).unwrap(),
 //!            r#"{"rule":"UserRule_münchen \"web\"","port":443,"source":{"ip":"10.0.0.4"}}"#);
 //! ```
+
+/// An object key as written, `"src_ip":`, built at compile time: `k!("src_ip")`.
+#[macro_export]
+macro_rules! k {
+    ($key:literal) => {
+        concat!("\"", $key, "\":")
+    };
+}
 
 /// Appends `s` as a JSON string literal (quotes included), escaping only what JSON requires.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
@@ -49,6 +58,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+#[inline]
 pub fn write_u64(out: &mut Vec<u8>, v: u64) {
     let mut buf = itoa::Buffer::new();
     out.extend_from_slice(buf.format(v).as_bytes());
@@ -72,44 +82,84 @@ impl<'o> Obj<'o> {
         Obj { out, first }
     }
 
-    /// Writes a key (a plain identifier: keys are never escaped) and its `:`.
+    /// Writes a key, given as written with its quotes and colon (use [`k!`]), preceded by
+    /// a comma unless it is the first.
+    #[inline(always)]
     pub fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        debug_assert!(
+            key.starts_with('"') && key.ends_with("\":"),
+            "key {key} not made with k!"
+        );
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
-        self.out.push(b'"');
         self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\":");
         self.out
     }
 
+    #[inline(always)]
     pub fn str(&mut self, key: &str, v: &str) {
         write_str(self.key(key), v);
     }
 
+    /// A string known to need no escaping: labels, validated IP addresses, Community IDs.
+    /// (A debug build checks the promise.)
+    #[inline(always)]
+    pub fn clean_str(&mut self, key: &str, v: &str) {
+        debug_assert!(
+            !v.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'),
+            "{v}"
+        );
+        let out = self.key(key);
+        out.push(b'"');
+        out.extend_from_slice(v.as_bytes());
+        out.push(b'"');
+    }
+
+    /// ASCII bytes known to need no escaping, written as a JSON string.
+    #[inline(always)]
+    pub fn clean_bytes(&mut self, key: &str, v: &[u8]) {
+        let out = self.key(key);
+        out.push(b'"');
+        out.extend_from_slice(v);
+        out.push(b'"');
+    }
+
+    #[inline(always)]
+    pub fn opt_clean_str(&mut self, key: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.clean_str(key, v);
+        }
+    }
+
+    #[inline(always)]
     pub fn opt_str(&mut self, key: &str, v: Option<&str>) {
         if let Some(v) = v {
             self.str(key, v);
         }
     }
 
+    #[inline(always)]
     pub fn u64(&mut self, key: &str, v: u64) {
         write_u64(self.key(key), v);
     }
 
+    #[inline(always)]
     pub fn opt_u64(&mut self, key: &str, v: Option<u64>) {
         if let Some(v) = v {
             self.u64(key, v);
         }
     }
 
+    #[inline(always)]
     pub fn bool(&mut self, key: &str, v: bool) {
         self.key(key)
             .extend_from_slice(if v { b"true" } else { b"false" });
     }
 
     /// Writes a key and pre-rendered JSON for its value.
+    #[inline(always)]
     pub fn raw(&mut self, key: &str, json: &[u8]) {
         self.key(key).extend_from_slice(json);
     }
@@ -166,11 +216,11 @@ mod tests {
     #[test]
     fn splice_handles_leading_comma() {
         let mut frag = Vec::new();
-        Obj::resume(&mut frag, false).str("rule", "r");
+        Obj::resume(&mut frag, false).str(k!("rule"), "r");
         let mut out = Vec::new();
         let mut o = Obj::open(&mut out);
         o.splice(&frag);
-        o.u64("n", 1);
+        o.u64(k!("n"), 1);
         o.close();
         assert_eq!(out, br#"{"rule":"r","n":1}"#);
     }

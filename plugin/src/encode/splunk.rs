@@ -13,6 +13,7 @@
 use super::json::{write_str, write_u64, Obj};
 use super::{Encode, EncodeOptions};
 use crate::event::{FlowEvent, Origin};
+use crate::k;
 use crate::labels::{Action, Direction};
 use crate::record::FlowLogKind;
 
@@ -61,17 +62,17 @@ impl SplunkEncoder {
         let origin = Origin::of(e.record, e.group);
 
         let mut env = Obj::resume(&mut g.envelope, false);
-        env.str("host", origin.observer().unwrap_or("azure"));
+        env.str(k!("host"), origin.observer().unwrap_or("azure"));
         env.str(
-            "source",
+            k!("source"),
             h.resource_id
                 .as_deref()
                 .or(h.flow_log_resource_id.as_deref())
                 .unwrap_or("nsgflow"),
         );
-        env.str("sourcetype", &self.sourcetype);
+        env.str(k!("sourcetype"), &self.sourcetype);
         if !self.index.is_empty() {
-            env.str("index", &self.index);
+            env.str(k!("index"), &self.index);
         }
 
         if let Some(mac) = origin.mac {
@@ -79,33 +80,36 @@ impl SplunkEncoder {
         }
 
         let mut cim = Obj::resume(&mut g.cim, false);
-        cim.str("rule", e.group.rule);
-        cim.opt_str("dvc", origin.observer());
+        cim.str(k!("rule"), e.group.rule);
+        cim.opt_str(k!("dvc"), origin.observer());
         cim.str(
-            "vendor_product",
+            k!("vendor_product"),
             match r.kind {
                 FlowLogKind::Nsg => "Microsoft Azure NSG flow logs",
                 FlowLogKind::Vnet => "Microsoft Azure VNet flow logs",
             },
         );
-        cim.opt_str("vendor_account", origin.subscription_id);
+        cim.opt_str(k!("vendor_account"), origin.subscription_id);
 
         let mut az = Obj::resume(&mut g.azure, false);
-        az.str("flow_log_kind", r.kind.as_str());
-        az.u64("flow_log_version", r.version);
-        az.opt_str("acl_id", e.group.acl_id);
-        az.opt_str("record_time", h.time.as_deref());
-        az.opt_str("subscription_id", origin.subscription_id);
-        az.opt_str("resource_group", origin.resource_group);
-        az.opt_str("nsg", origin.nsg);
-        az.opt_str("flow_log", origin.flow_log);
-        az.opt_str("target_resource", origin.target_resource);
-        az.opt_str("target_resource_type", origin.target_resource_type);
-        az.opt_str("resource_id", h.resource_id.as_deref());
-        az.opt_str("flow_log_resource_id", h.flow_log_resource_id.as_deref());
-        az.opt_str("target_resource_id", h.target_resource_id.as_deref());
-        az.opt_str("system_id", h.system_id.as_deref());
-        az.opt_str("flow_log_guid", h.flow_log_guid.as_deref());
+        az.str(k!("flow_log_kind"), r.kind.as_str());
+        az.u64(k!("flow_log_version"), r.version);
+        az.opt_str(k!("acl_id"), e.group.acl_id);
+        az.opt_str(k!("record_time"), h.time.as_deref());
+        az.opt_str(k!("subscription_id"), origin.subscription_id);
+        az.opt_str(k!("resource_group"), origin.resource_group);
+        az.opt_str(k!("nsg"), origin.nsg);
+        az.opt_str(k!("flow_log"), origin.flow_log);
+        az.opt_str(k!("target_resource"), origin.target_resource);
+        az.opt_str(k!("target_resource_type"), origin.target_resource_type);
+        az.opt_str(k!("resource_id"), h.resource_id.as_deref());
+        az.opt_str(
+            k!("flow_log_resource_id"),
+            h.flow_log_resource_id.as_deref(),
+        );
+        az.opt_str(k!("target_resource_id"), h.target_resource_id.as_deref());
+        az.opt_str(k!("system_id"), h.system_id.as_deref());
+        az.opt_str(k!("flow_log_guid"), h.flow_log_guid.as_deref());
     }
 }
 
@@ -127,61 +131,74 @@ impl Encode for SplunkEncoder {
         let mut o = Obj::resume(out, false);
         o.splice(&g.envelope);
 
-        let mut ev = o.object("event");
+        let mut ev = o.object(k!("event"));
         ev.str(
-            "action",
+            k!("action"),
             match t.action {
                 Action::Allow => "allowed",
                 Action::Deny => "blocked",
             },
         );
-        ev.str("src", e.src.ip_text);
-        ev.str("src_ip", e.src.ip_text);
-        ev.u64("src_port", e.src.port as u64);
-        ev.str("dest", e.dst.ip_text);
-        ev.str("dest_ip", e.dst.ip_text);
-        ev.u64("dest_port", e.dst.port as u64);
+        ev.clean_str(k!("src"), e.src.ip_text);
+        ev.clean_str(k!("src_ip"), e.src.ip_text);
+        ev.u64(k!("src_port"), e.src.port as u64);
+        ev.clean_str(k!("dest"), e.dst.ip_text);
+        ev.clean_str(k!("dest_ip"), e.dst.ip_text);
+        ev.u64(k!("dest_port"), e.dst.port as u64);
         let nic_is_source = t.direction == Direction::Outbound;
         if !g.mac.is_empty() {
-            ev.raw(if nic_is_source { "src_mac" } else { "dest_mac" }, &g.mac);
+            ev.raw(
+                if nic_is_source {
+                    k!("src_mac")
+                } else {
+                    k!("dest_mac")
+                },
+                &g.mac,
+            );
         }
-        ev.opt_str("transport", t.protocol.name());
-        ev.str("protocol", "ip");
+        ev.opt_clean_str(k!("transport"), t.protocol.name());
+        ev.clean_str(k!("protocol"), "ip");
         ev.str(
-            "protocol_version",
+            k!("protocol_version"),
             if e.src.ip.is_ipv4() { "4" } else { "6" },
         );
-        ev.str("direction", t.direction.as_str());
-        ev.opt_u64("bytes_out", t.bytes_src_to_dst);
-        ev.opt_u64("bytes_in", t.bytes_dst_to_src);
+        ev.clean_str(k!("direction"), t.direction.as_str());
+        ev.opt_u64(k!("bytes_out"), t.bytes_src_to_dst);
+        ev.opt_u64(k!("bytes_in"), t.bytes_dst_to_src);
         if let (Some(a), Some(b)) = (t.bytes_src_to_dst, t.bytes_dst_to_src) {
-            ev.u64("bytes", a.saturating_add(b));
+            ev.u64(k!("bytes"), a.saturating_add(b));
         }
-        ev.opt_u64("packets_out", t.packets_src_to_dst);
-        ev.opt_u64("packets_in", t.packets_dst_to_src);
+        ev.opt_u64(k!("packets_out"), t.packets_src_to_dst);
+        ev.opt_u64(k!("packets_in"), t.packets_dst_to_src);
         if let (Some(a), Some(b)) = (t.packets_src_to_dst, t.packets_dst_to_src) {
-            ev.u64("packets", a.saturating_add(b));
+            ev.u64(k!("packets"), a.saturating_add(b));
         }
-        ev.opt_str("app", e.l7_protocol);
-        ev.str("flow_id", e.community_id.as_str());
-        ev.str("src_zone", e.src.network.unwrap_or(e.src.class.as_str()));
-        ev.str("dest_zone", e.dst.network.unwrap_or(e.dst.class.as_str()));
+        ev.opt_clean_str(k!("app"), e.l7_protocol);
+        ev.clean_bytes(k!("flow_id"), e.community_id.as_bytes());
+        ev.str(
+            k!("src_zone"),
+            e.src.network.unwrap_or(e.src.class.as_str()),
+        );
+        ev.str(
+            k!("dest_zone"),
+            e.dst.network.unwrap_or(e.dst.class.as_str()),
+        );
         ev.splice(&g.cim);
 
-        let mut ns = ev.object("nsgflow");
-        ns.str("src_class", e.src.class.as_str());
-        ns.opt_str("src_network", e.src.network);
-        ns.str("dst_class", e.dst.class.as_str());
-        ns.opt_str("dst_network", e.dst.network);
+        let mut ns = ev.object(k!("nsgflow"));
+        ns.clean_str(k!("src_class"), e.src.class.as_str());
+        ns.opt_str(k!("src_network"), e.src.network);
+        ns.clean_str(k!("dst_class"), e.dst.class.as_str());
+        ns.opt_str(k!("dst_network"), e.dst.network);
         ns.close();
 
-        let mut az = ev.object("azure");
+        let mut az = ev.object(k!("azure"));
         if let Some(state) = t.state {
-            az.str("flow_state", state.as_str());
+            az.clean_str(k!("flow_state"), state.as_str());
         }
         if let Some(enc) = t.encryption {
-            az.str("encryption", enc.code());
-            az.bool("encrypted", enc.is_encrypted());
+            az.clean_str(k!("encryption"), enc.code());
+            az.bool(k!("encrypted"), enc.is_encrypted());
         }
         az.splice(&g.azure);
         az.close();
