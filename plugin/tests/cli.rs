@@ -1,0 +1,175 @@
+//! The `nsgflow` command, run as a user runs it.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nsgflow"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run nsgflow")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nsgflow-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn processes_a_blob_and_prints_a_summary() {
+    let out = run(&["process", fixture("nsg-v2-blob.json").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 23);
+    let err = text(&out.stderr);
+    assert!(err.contains("4 records, 23 tuples, 23 events, 0 rejected"), "{err}");
+    assert!(err.contains("MB/s"), "{err}");
+}
+
+#[test]
+fn bad_file_is_named_others_still_processed_exit_nonzero() {
+    let out = run(&[
+        "process",
+        fixture("not-a-flow-log.json").to_str().unwrap(),
+        fixture("nsg-v1-blob.json").to_str().unwrap(),
+        "/nonexistent/PT1H.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout).lines().count(), 17);
+    let err = text(&out.stderr);
+    assert!(err.contains("not-a-flow-log.json: not a flow log"), "{err}");
+    assert!(err.contains("/nonexistent/PT1H.json"), "{err}");
+    assert!(err.contains("check the path"), "{err}");
+}
+
+#[test]
+fn dead_letters_go_to_their_file_and_good_tuples_are_kept() {
+    let dead = tmp("dead.ndjson");
+    let out = run(&[
+        "process",
+        fixture("bad-tuples.json").to_str().unwrap(),
+        "--dead-letter",
+        dead.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout).lines().count(), 13);
+    let letters = std::fs::read_to_string(&dead).unwrap();
+    assert_eq!(letters.lines().count(), 9);
+    assert!(letters.lines().all(|l| l.contains("\"input\":") && l.contains("\"reason\":\"tuple_")));
+    assert!(text(&out.stderr).contains("9 rejected (tuple_address: 1"));
+}
+
+#[test]
+fn truncated_blob_warns_but_succeeds() {
+    let out = run(&["process", fixture("truncated-blob.json").to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout).lines().count(), 5);
+    assert!(text(&out.stderr).contains("warning"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn stdin_streams_ndjson_and_pretty_json() {
+    for name in ["records.ndjson", "pretty-escaped.json", "nsg-v1-blob.json"] {
+        let mut child = bin()
+            .args(["process", "-", "--format", "ecs", "-q"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let data = std::fs::read(fixture(name)).unwrap();
+        // Feed in small pieces, as a pipe from a follower would.
+        let mut stdin = child.stdin.take().unwrap();
+        for piece in data.chunks(97) {
+            stdin.write_all(piece).unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{name}");
+        let want = run(&["process", fixture(name).to_str().unwrap(), "--format", "ecs", "-q"]).stdout;
+        assert_eq!(text(&out.stdout), text(&want), "{name}: stdin and file give the same events");
+        assert!(!out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn walks_directories_and_writes_to_a_file() {
+    let file = tmp("events.ndjson");
+    let out = run(&[
+        "process",
+        fixture("azure-layout").to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+        "--format",
+        "splunk",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(events.lines().count(), 9);
+    assert!(events.lines().all(|l| l.starts_with("{\"time\":")));
+    assert!(text(&out.stderr).contains("3 inputs"));
+}
+
+#[test]
+fn config_file_is_used_and_flags_win() {
+    let config = tmp("nsgflow.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "inputs: [{}]\nformat: ocsf\nnetworks:\n  shop-api: [10.20.2.0/24]\n",
+            fixture("nsg-v2-blob.json").display()
+        ),
+    )
+    .unwrap();
+    let out = run(&["process", "--config", config.to_str().unwrap(), "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = text(&out.stdout).lines().next().unwrap().to_string();
+    assert!(first.starts_with("{\"class_uid\":4001"), "{first}");
+    assert!(text(&out.stdout).contains("\"dst_network\":\"shop-api\""));
+    let out = run(&["process", "--config", config.to_str().unwrap(), "--format", "flat", "-q"]);
+    assert!(text(&out.stdout).starts_with("{\"timestamp\":"));
+}
+
+#[test]
+fn config_errors_say_which_file_and_what() {
+    let config = tmp("bad.yaml");
+    std::fs::write(&config, "format: ecs\nnetworks:\n  hub: [10.0.0.0/33]\n").unwrap();
+    let out = run(&["process", "--config", config.to_str().unwrap(), "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.yaml") && err.contains("10.0.0.0/33"), "{err}");
+    let out = run(&["process"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no input"));
+    let out = run(&["process", "--format", "xml", "x"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+}
+
+#[test]
+fn closed_output_pipe_ends_quietly() {
+    let big = tmp("big.ndjson");
+    let line = std::fs::read_to_string(fixture("records.ndjson")).unwrap();
+    std::fs::write(&big, line.repeat(3000)).unwrap();
+    let mut child = bin()
+        .args(["process", big.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 100];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
+}
