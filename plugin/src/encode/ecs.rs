@@ -88,20 +88,7 @@ impl EcsGroup {
         fl.opt_str(k!("acl_id"), e.group.acl_id);
         fl.opt_str(k!("mac"), e.group.mac);
         fl.opt_str(k!("record_time"), h.time.as_deref());
-        fl.opt_str(k!("subscription_id"), origin.subscription_id);
-        fl.opt_str(k!("resource_group"), origin.resource_group);
-        fl.opt_str(k!("nsg"), origin.nsg);
-        fl.opt_str(k!("name"), origin.flow_log);
-        fl.opt_str(k!("target_resource"), origin.target_resource);
-        fl.opt_str(k!("target_resource_type"), origin.target_resource_type);
-        fl.opt_str(k!("resource_id"), h.resource_id.as_deref());
-        fl.opt_str(
-            k!("flow_log_resource_id"),
-            h.flow_log_resource_id.as_deref(),
-        );
-        fl.opt_str(k!("target_resource_id"), h.target_resource_id.as_deref());
-        fl.opt_str(k!("system_id"), h.system_id.as_deref());
-        fl.opt_str(k!("flow_log_guid"), h.flow_log_guid.as_deref());
+        super::origin_fields(&mut fl, e, &origin, k!("name"));
     }
 }
 

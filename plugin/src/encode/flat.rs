@@ -67,18 +67,5 @@ fn render_group(e: &FlowEvent<'_>, out: &mut Vec<u8>) {
     o.str(k!("flow_log_kind"), r.kind.as_str());
     o.u64(k!("flow_log_version"), r.version);
     o.opt_str(k!("record_time"), h.time.as_deref());
-    o.opt_str(k!("subscription_id"), origin.subscription_id);
-    o.opt_str(k!("resource_group"), origin.resource_group);
-    o.opt_str(k!("nsg"), origin.nsg);
-    o.opt_str(k!("flow_log"), origin.flow_log);
-    o.opt_str(k!("target_resource"), origin.target_resource);
-    o.opt_str(k!("target_resource_type"), origin.target_resource_type);
-    o.opt_str(k!("resource_id"), h.resource_id.as_deref());
-    o.opt_str(
-        k!("flow_log_resource_id"),
-        h.flow_log_resource_id.as_deref(),
-    );
-    o.opt_str(k!("target_resource_id"), h.target_resource_id.as_deref());
-    o.opt_str(k!("system_id"), h.system_id.as_deref());
-    o.opt_str(k!("flow_log_guid"), h.flow_log_guid.as_deref());
+    super::origin_fields(&mut o, e, &origin, k!("flow_log"));
 }

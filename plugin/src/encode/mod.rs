@@ -100,6 +100,38 @@ pub fn encoder(format: Format, options: &EncodeOptions) -> Box<dyn Encode + Send
     }
 }
 
+/// Writes the names and IDs of a flow's origin, the same in every format: subscription,
+/// resource group, NSG, flow log (under `flow_log_key`), target resource and type, then
+/// the raw resource IDs and the record's system ID or flow-log GUID.
+pub(crate) fn origin_fields(
+    o: &mut json::Obj<'_>,
+    e: &FlowEvent<'_>,
+    origin: &crate::event::Origin<'_>,
+    flow_log_key: &str,
+) {
+    let h = &e.record.header;
+    o.opt_str(crate::k!("subscription_id"), origin.subscription_id);
+    o.opt_str(crate::k!("resource_group"), origin.resource_group);
+    o.opt_str(crate::k!("nsg"), origin.nsg);
+    o.opt_str(flow_log_key, origin.flow_log);
+    o.opt_str(crate::k!("target_resource"), origin.target_resource);
+    o.opt_str(
+        crate::k!("target_resource_type"),
+        origin.target_resource_type,
+    );
+    o.opt_str(crate::k!("resource_id"), h.resource_id.as_deref());
+    o.opt_str(
+        crate::k!("flow_log_resource_id"),
+        h.flow_log_resource_id.as_deref(),
+    );
+    o.opt_str(
+        crate::k!("target_resource_id"),
+        h.target_resource_id.as_deref(),
+    );
+    o.opt_str(crate::k!("system_id"), h.system_id.as_deref());
+    o.opt_str(crate::k!("flow_log_guid"), h.flow_log_guid.as_deref());
+}
+
 /// A per-group cache: the rendered group fragment, valid while `group_id` matches.
 #[derive(Debug, Default)]
 pub(crate) struct GroupCache {

@@ -96,20 +96,7 @@ impl SplunkEncoder {
         az.u64(k!("flow_log_version"), r.version);
         az.opt_str(k!("acl_id"), e.group.acl_id);
         az.opt_str(k!("record_time"), h.time.as_deref());
-        az.opt_str(k!("subscription_id"), origin.subscription_id);
-        az.opt_str(k!("resource_group"), origin.resource_group);
-        az.opt_str(k!("nsg"), origin.nsg);
-        az.opt_str(k!("flow_log"), origin.flow_log);
-        az.opt_str(k!("target_resource"), origin.target_resource);
-        az.opt_str(k!("target_resource_type"), origin.target_resource_type);
-        az.opt_str(k!("resource_id"), h.resource_id.as_deref());
-        az.opt_str(
-            k!("flow_log_resource_id"),
-            h.flow_log_resource_id.as_deref(),
-        );
-        az.opt_str(k!("target_resource_id"), h.target_resource_id.as_deref());
-        az.opt_str(k!("system_id"), h.system_id.as_deref());
-        az.opt_str(k!("flow_log_guid"), h.flow_log_guid.as_deref());
+        super::origin_fields(&mut az, e, &origin, k!("flow_log"));
     }
 }
 
