@@ -127,8 +127,12 @@ impl<'e> Origin<'e> {
                 let acl = ResourceId::parse(group.acl_id.unwrap_or(""));
                 let leaf = target.leaf();
                 Origin {
-                    subscription_id: target.subscription_id().or(flow_log.subscription_id()),
-                    resource_group: target.resource_group().or(flow_log.resource_group()),
+                    subscription_id: target
+                        .subscription_id()
+                        .or_else(|| flow_log.subscription_id()),
+                    resource_group: target
+                        .resource_group()
+                        .or_else(|| flow_log.resource_group()),
                     nsg: acl.child("networkSecurityGroups"),
                     flow_log: flow_log.child("flowLogs"),
                     target_resource: leaf.map(|(_, name)| name),

@@ -180,6 +180,8 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
         ProgressBar::hidden()
     };
 
+    let file_bar = bar.clone();
+    engine.progress = Some(Box::new(move |bytes| file_bar.inc(bytes)));
     let mut buf = Vec::new();
     for inp in &inputs {
         if writer.failed() {
@@ -212,7 +214,6 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
             }
             Input::Stdin => process_stdin(&mut engine, enc.as_mut(), &mut writer, &mut dead, &bar)?,
         };
-        bar.inc(buf.len() as u64);
         match outcome {
             InputOutcome::NotFlowLog(why) => {
                 failed = true;

@@ -175,8 +175,9 @@ pub trait FlowSink {
     );
     /// Something thrown out.
     fn reject(&mut self, rejection: Rejection<'_>);
-    /// A record was read to its end (whether or not parts of it were rejected).
-    fn record_done(&mut self, _record: &Record<'_>) {}
+    /// A record was read to its end (whether or not parts of it were rejected); `end` is
+    /// the byte offset just past it.
+    fn record_done(&mut self, _record: &Record<'_>, _end: usize) {}
 }
 
 /// What a walk found, in counts.
@@ -493,7 +494,7 @@ impl<'a> Walker<'a> {
             }
         }
         self.summary.records += 1;
-        sink.record_done(&record);
+        sink.record_done(&record, end);
     }
 }
 
@@ -913,7 +914,7 @@ mod tests {
         fn reject(&mut self, r: Rejection<'_>) {
             self.rejects.push((r.level, r.reason, r.text.to_string()));
         }
-        fn record_done(&mut self, _: &Record<'_>) {
+        fn record_done(&mut self, _: &Record<'_>, _: usize) {
             self.records += 1;
         }
     }
