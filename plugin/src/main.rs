@@ -31,6 +31,12 @@ struct Cli {
 enum Command {
     /// Explode flow-log blobs, records or NDJSON into one event per flow tuple.
     Process(ProcessArgs),
+    /// Read flow logs straight from Azure Blob Storage, only the new blocks of each blob.
+    Tail(cli::tail::TailArgs),
+}
+
+mod cli {
+    pub mod tail;
 }
 
 #[derive(clap::Args)]
@@ -58,7 +64,7 @@ struct ProcessArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
+pub(crate) enum FormatArg {
     Flat,
     Ecs,
     Splunk,
@@ -87,6 +93,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Process(args) => match process(args) {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("nsgflow: error: {message}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Tail(args) => match cli::tail::run(args) {
             Ok(code) => code,
             Err(message) => {
                 eprintln!("nsgflow: error: {message}");

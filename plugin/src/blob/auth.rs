@@ -15,7 +15,7 @@ use super::config::AzureBlobConfig;
 pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
 /// The Azurite emulator's well-known key (public, documented by Microsoft).
 pub const AZURITE_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFMJ1ybm2EASFrX/M1Ig==";
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /// How requests are signed.
 #[derive(Clone, PartialEq, Eq)]
