@@ -60,6 +60,17 @@ impl CheckpointStore {
                 dir.display()
             )
         })?;
+        // Temp files of a run killed mid-write: the checkpoint they were to replace is
+        // still whole, so they are only litter.
+        if let Ok(entries) = fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
         Ok(CheckpointStore {
             dir: dir.to_path_buf(),
         })

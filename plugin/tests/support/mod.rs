@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod azurite;
+pub mod proxy;
 pub mod writer;
