@@ -13,7 +13,7 @@ use nsgflow::blob::client::BlobClient;
 use nsgflow::blob::config::{AzureBlobConfig, NSG_CONTAINER, VNET_CONTAINER};
 use nsgflow::blob::poll::{BlobSource, PollReport, Sinks};
 use nsgflow::blob::retry::RetryPolicy;
-use nsgflow::encode::{encoder, EncodeOptions, Encode, Format};
+use nsgflow::encode::{encoder, Encode, EncodeOptions, Format};
 use nsgflow::engine::Engine;
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 
@@ -121,9 +121,17 @@ fn write_hour(
     writers: &mut Vec<BlobWriter>,
 ) {
     if writers.is_empty() {
-        for (i, mac) in ["00224884D0E2", "0022489A4C17", "6045BDA1C3F2"].iter().enumerate() {
+        for (i, mac) in ["00224884D0E2", "0022489A4C17", "6045BDA1C3F2"]
+            .iter()
+            .enumerate()
+        {
             let kind = if i == 2 { Kind::Vnet } else { Kind::Nsg };
-            writers.push(BlobWriter::new(kind, hour, mac, 10_000 * (i as u32 + 1) + (hour.h as u32 % 2) * 30_000 / 3));
+            writers.push(BlobWriter::new(
+                kind,
+                hour,
+                mac,
+                10_000 * (i as u32 + 1) + (hour.h as u32 % 2) * 30_000 / 3,
+            ));
         }
     }
     for minute in minutes {
@@ -139,7 +147,9 @@ fn write_hour(
 
 #[test]
 fn each_record_is_read_exactly_once_across_polls_and_an_hour_rollover() {
-    let Some(az) = Azurite::start("exactly_once") else { return };
+    let Some(az) = Azurite::start("exactly_once") else {
+        return;
+    };
     let c = client(&az);
     setup(c);
     let mut rng = Rng::from_env_or_time();
@@ -151,7 +161,15 @@ fn each_record_is_read_exactly_once_across_polls_and_an_hour_rollover() {
 
     let prev = Hour::now_minus(1);
     let mut first_hour = Vec::new();
-    write_hour(c, prev, 0..60, &mut rng, &mut reader, false, &mut first_hour);
+    write_hour(
+        c,
+        prev,
+        0..60,
+        &mut rng,
+        &mut reader,
+        false,
+        &mut first_hour,
+    );
     // Rollover: the next hour's blobs start while the last minutes of the previous one are
     // read.
     let now = Hour::now_minus(0);
@@ -187,7 +205,9 @@ fn each_record_is_read_exactly_once_across_polls_and_an_hour_rollover() {
 
 #[test]
 fn a_simulated_hour_downloads_at_most_1_05_times_the_blob_bytes() {
-    let Some(az) = Azurite::start("efficiency") else { return };
+    let Some(az) = Azurite::start("efficiency") else {
+        return;
+    };
     let c = client(&az);
     setup(c);
     let mut rng = Rng::from_env_or_time();
@@ -198,8 +218,12 @@ fn a_simulated_hour_downloads_at_most_1_05_times_the_blob_bytes() {
     write_hour(c, hour, 0..60, &mut rng, &mut reader, true, &mut writers);
     let blob_bytes: u64 = writers.iter().map(|w| w.committed_bytes).sum();
     let counters = &c.counters;
-    let downloaded = counters.range_bytes.load(std::sync::atomic::Ordering::Relaxed);
-    let metadata = counters.metadata_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    let downloaded = counters
+        .range_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let metadata = counters
+        .metadata_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
     let ratio = downloaded as f64 / blob_bytes as f64;
     let whole_blob_each_minute: u64 = writers
         .iter()
@@ -213,12 +237,17 @@ fn a_simulated_hour_downloads_at_most_1_05_times_the_blob_bytes() {
     assert!(ratio <= 1.05, "ratio {ratio}");
     assert!(ratio >= 1.0, "read less than the blobs hold: {ratio}");
     let (seen, _) = count_events(&reader.out.text());
-    assert_eq!(seen.len(), writers.iter().map(|w| w.events.len()).sum::<usize>());
+    assert_eq!(
+        seen.len(),
+        writers.iter().map(|w| w.events.len()).sum::<usize>()
+    );
 }
 
 #[test]
 fn a_rewritten_blob_is_read_again_without_loss_and_duplicates_are_bounded_and_reported() {
-    let Some(az) = Azurite::start("rewrite") else { return };
+    let Some(az) = Azurite::start("rewrite") else {
+        return;
+    };
     let c = client(&az);
     setup(c);
     let mut reader = Reader::new(c, tmpdir("rewrite"), 3);
@@ -265,17 +294,27 @@ fn a_rewritten_blob_is_read_again_without_loss_and_duplicates_are_bounded_and_re
     let duplicated: u32 = seen.values().map(|n| n - 1).sum();
     let stats = &reader.source.stats;
     assert_eq!(stats.rewrites, 1);
-    assert_eq!(stats.rewrite_blocks_skipped, 1 + 8, "head and 8 unchanged records skipped");
+    assert_eq!(
+        stats.rewrite_blocks_skipped,
+        1 + 8,
+        "head and 8 unchanged records skipped"
+    );
     // Record 5's four old tuples come again in its changed version: 4 duplicate events
     // from 1 record; the bound reported is min(changed or new blocks 3, gone blocks 2).
     assert_eq!(duplicated, 4);
     assert_eq!(stats.possible_duplicates, 2);
     assert!(
-        reader.messages.iter().any(|m| m.contains("was rewritten") && m.contains(&w.blob)),
+        reader
+            .messages
+            .iter()
+            .any(|m| m.contains("was rewritten") && m.contains(&w.blob)),
         "{:?}",
         reader.messages
     );
-    assert!(reader.messages.iter().any(|m| m.contains("at most 2 records may repeat")));
+    assert!(reader
+        .messages
+        .iter()
+        .any(|m| m.contains("at most 2 records may repeat")));
     // And it goes on appending after the rewrite.
     w.records = new_ids.iter().map(|i| (i.clone(), String::new())).collect();
     w.minute(c, 12, 3);

@@ -83,7 +83,9 @@ fn duplicated_records(
 
 #[test]
 fn killed_with_sigkill_at_random_points_and_restarted_it_loses_nothing() {
-    let Some(az) = Azurite::start("crash") else { return };
+    let Some(az) = Azurite::start("crash") else {
+        return;
+    };
     let _containers = client(&az);
     let dir = tmpdir("crash");
     let mut rng = Rng::from_env_or_time();
@@ -176,7 +178,11 @@ fn killed_with_sigkill_at_random_points_and_restarted_it_loses_nothing() {
     for w in &writers {
         for key in w.events.keys() {
             expected += 1;
-            assert!(seen.contains_key(key), "lost {key:?} of {} ({kills} kills)", w.blob);
+            assert!(
+                seen.contains_key(key),
+                "lost {key:?} of {} ({kills} kills)",
+                w.blob
+            );
         }
     }
     assert_eq!(seen.len(), expected);
@@ -192,7 +198,13 @@ fn killed_with_sigkill_at_random_points_and_restarted_it_loses_nothing() {
     // No temp files are left for long: each start cleans those of killed runs.
     let tmp = std::fs::read_dir(&cp)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")
+        })
         .count();
     assert_eq!(tmp, 0);
 }
@@ -210,11 +222,13 @@ fn faults(n: u64) -> Fault {
 
 #[test]
 fn throttling_server_errors_timeouts_and_dropped_connections_are_retried() {
-    let Some(az) = Azurite::start("retries") else { return };
+    let Some(az) = Azurite::start("retries") else {
+        return;
+    };
     let c = client(&az);
     let dir = tmpdir("retries");
     let hour = Hour::now_minus(0);
-    let mut writers = vec![
+    let mut writers = [
         BlobWriter::new(Kind::Nsg, hour, "00224884D0E2", 10_000),
         BlobWriter::new(Kind::Vnet, hour, "6045BDA1C3F2", 30_000),
     ];
@@ -283,8 +297,14 @@ fn an_unreachable_endpoint_gives_up_after_the_retries_and_says_so_without_secret
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("gave up after 2 retries"), "{err}");
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
-    assert!(err.contains("List Blobs in insights-logs-networksecuritygroupflowevent"), "{err}");
-    assert!(!err.contains(AZURITE_KEY) && !err.contains("AccountKey"), "{err}");
+    assert!(
+        err.contains("List Blobs in insights-logs-networksecuritygroupflowevent"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(AZURITE_KEY) && !err.contains("AccountKey"),
+        "{err}"
+    );
     assert_eq!(text(&out.stdout), "");
 }
 
@@ -299,19 +319,41 @@ fn missing_credentials_say_what_to_set() {
 /// An account SAS for Azurite (service b, resource types sco, read and list), signed as
 /// the service checks it for version 2019-12-12.
 fn account_sas() -> String {
-    let (sp, ss, srt, se, spr, sv) = ("rl", "b", "sco", "2099-01-01T00:00:00Z", "https,http", "2019-12-12");
+    let (sp, ss, srt, se, spr, sv) = (
+        "rl",
+        "b",
+        "sco",
+        "2099-01-01T00:00:00Z",
+        "https,http",
+        "2019-12-12",
+    );
     let sts = format!("devstoreaccount1\n{sp}\n{ss}\n{srt}\n\n{se}\n\n{spr}\n{sv}\n");
-    let key = base64::engine::general_purpose::STANDARD.decode(AZURITE_KEY).unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(AZURITE_KEY)
+        .unwrap();
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
     mac.update(sts.as_bytes());
     let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    let enc = |s: &str| s.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D").replace(':', "%3A").replace(',', "%2C");
-    format!("sv={sv}&ss={ss}&srt={srt}&sp={sp}&se={}&spr={}&sig={}", enc(se), enc(spr), enc(&sig))
+    let enc = |s: &str| {
+        s.replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+            .replace(':', "%3A")
+            .replace(',', "%2C")
+    };
+    format!(
+        "sv={sv}&ss={ss}&srt={srt}&sp={sp}&se={}&spr={}&sig={}",
+        enc(se),
+        enc(spr),
+        enc(&sig)
+    )
 }
 
 #[test]
 fn a_sas_token_signs_in_and_never_appears_in_messages() {
-    let Some(az) = Azurite::start("sas") else { return };
+    let Some(az) = Azurite::start("sas") else {
+        return;
+    };
     let c = client(&az);
     let dir = tmpdir("sas");
     let mut w = BlobWriter::new(Kind::Nsg, Hour::now_minus(0), "00224884D0E2", 10_000);
@@ -320,12 +362,16 @@ fn a_sas_token_signs_in_and_never_appears_in_messages() {
     }
     let sas = account_sas();
     let run = |sas: &str| {
-        tail(&["--once", "--checkpoint-dir", dir.join("cp").to_str().unwrap()])
-            .env("AZURE_STORAGE_ACCOUNT", "devstoreaccount1")
-            .env("AZURE_STORAGE_SAS_TOKEN", format!("?{sas}"))
-            .args(["--endpoint", &az.endpoint()])
-            .output()
-            .unwrap()
+        tail(&[
+            "--once",
+            "--checkpoint-dir",
+            dir.join("cp").to_str().unwrap(),
+        ])
+        .env("AZURE_STORAGE_ACCOUNT", "devstoreaccount1")
+        .env("AZURE_STORAGE_SAS_TOKEN", format!("?{sas}"))
+        .args(["--endpoint", &az.endpoint()])
+        .output()
+        .unwrap()
     };
     let out = run(&sas);
     let err = text(&out.stderr);
@@ -338,7 +384,13 @@ fn a_sas_token_signs_in_and_never_appears_in_messages() {
     let out = run(&bad);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("HTTP 403") && err.contains("SAS token"), "{err}");
+    assert!(
+        err.contains("HTTP 403") && err.contains("SAS token"),
+        "{err}"
+    );
     let sig = bad.split("sig=").nth(1).unwrap();
-    assert!(!err.contains(sig) && !err.contains("sig=") && !err.contains("sv=2019"), "{err}");
+    assert!(
+        !err.contains(sig) && !err.contains("sig=") && !err.contains("sv=2019"),
+        "{err}"
+    );
 }

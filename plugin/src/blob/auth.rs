@@ -132,8 +132,8 @@ impl Credentials {
             }
         }
         if dev {
-            let endpoint =
-                blob_endpoint.unwrap_or_else(|| format!("http://127.0.0.1:10000/{AZURITE_ACCOUNT}"));
+            let endpoint = blob_endpoint
+                .unwrap_or_else(|| format!("http://127.0.0.1:10000/{AZURITE_ACCOUNT}"));
             return Ok(Credentials {
                 endpoint,
                 account: AZURITE_ACCOUNT.into(),
@@ -150,8 +150,8 @@ impl Credentials {
                 return Err("connection string has neither AccountName nor BlobEndpoint".into())
             }
         };
-        let endpoint = blob_endpoint
-            .unwrap_or_else(|| format!("{protocol}://{account}.blob.{suffix}"));
+        let endpoint =
+            blob_endpoint.unwrap_or_else(|| format!("{protocol}://{account}.blob.{suffix}"));
         let auth = match (key, sas) {
             (Some(k), _) => Auth::SharedKey {
                 key: decode_key(&k)?,
@@ -227,10 +227,7 @@ pub fn shared_key_authorization(account: &str, key: &[u8], r: &ToSign<'_>) -> St
     let mut s = String::with_capacity(256);
     s.push_str(r.method);
     s.push('\n');
-    for name in [
-        "content-encoding",
-        "content-language",
-    ] {
+    for name in ["content-encoding", "content-language"] {
         s.push_str(h(name));
         s.push('\n');
     }
@@ -342,7 +339,8 @@ mod tests {
         };
         let e = Credentials::resolve(&cfg, |_| None).unwrap_err();
         assert!(e.contains("acct") && e.contains(ENV_KEY), "{e}");
-        let c = Credentials::resolve(&cfg, |k| (k == ENV_SAS).then(|| "?sv=1&sig=x".into())).unwrap();
+        let c =
+            Credentials::resolve(&cfg, |k| (k == ENV_SAS).then(|| "?sv=1&sig=x".into())).unwrap();
         assert_eq!(c.auth, Auth::Sas("sv=1&sig=x".into()));
     }
 
@@ -368,7 +366,10 @@ mod tests {
         let sts = "GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:Fri, 26 Jun 2015 23:39:12 GMT\nx-ms-version:2021-08-06\n/myaccount/mycontainer\ncomp:list\nrestype:container";
         let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
         mac.update(sts.as_bytes());
-        let want = format!("SharedKey myaccount:{}", B64.encode(mac.finalize().into_bytes()));
+        let want = format!(
+            "SharedKey myaccount:{}",
+            B64.encode(mac.finalize().into_bytes())
+        );
         assert_eq!(got, want);
     }
 }

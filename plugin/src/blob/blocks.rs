@@ -4,8 +4,8 @@
 //! which committed blocks are new, which byte ranges hold them, and what text of each block
 //! is records (head, tail and the leading comma dropped).
 
-use sha2::{Digest, Sha256};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// One committed block: its ID (base64, as the service gives it) and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,9 @@ pub fn batches(
     let mut pos = offset;
     while i < committed.len() {
         let (start_i, start_pos) = (i, pos);
-        while i < committed.len() && (i == start_i || pos + committed[i].size - start_pos <= max_bytes) {
+        while i < committed.len()
+            && (i == start_i || pos + committed[i].size - start_pos <= max_bytes)
+        {
             pos += committed[i].size;
             i += 1;
         }
@@ -173,10 +175,19 @@ mod tests {
     #[test]
     fn plans_appends_rewrites_and_tail_only_changes() {
         let now = [b("h", 12), b("r1", 100), b("r2", 90), b("t", 2)];
-        assert_eq!(plan(&[], &now), Plan::Append { first: 0, offset: 0 });
+        assert_eq!(
+            plan(&[], &now),
+            Plan::Append {
+                first: 0,
+                offset: 0
+            }
+        );
         assert_eq!(
             plan(&[seen("h", 12), seen("r1", 100)], &now),
-            Plan::Append { first: 2, offset: 112 }
+            Plan::Append {
+                first: 2,
+                offset: 112
+            }
         );
         assert_eq!(
             plan(&[seen("h", 12), seen("r1", 100), seen("r2", 90)], &now),
@@ -187,13 +198,22 @@ mod tests {
         // Same ID, other size: a rewrite.
         assert_eq!(plan(&[seen("h", 12), seen("r1", 99)], &now), Plan::Rewrite);
         // More read than there is now: a rewrite.
-        let five: Vec<SeenBlock> = ["h", "r1", "r2", "r3", "r4"].iter().map(|i| seen(i, 1)).collect();
+        let five: Vec<SeenBlock> = ["h", "r1", "r2", "r3", "r4"]
+            .iter()
+            .map(|i| seen(i, 1))
+            .collect();
         assert_eq!(plan(&five, &now), Plan::Rewrite);
     }
 
     #[test]
     fn batches_respect_the_byte_limit_but_take_at_least_one_block() {
-        let now = [b("h", 12), b("r1", 100), b("r2", 90), b("r3", 300), b("t", 2)];
+        let now = [
+            b("h", 12),
+            b("r1", 100),
+            b("r2", 90),
+            b("r3", 300),
+            b("t", 2),
+        ];
         assert_eq!(
             batches(&now, 1, 12, 200),
             vec![(1, 3, 12, 202), (3, 4, 202, 502), (4, 5, 502, 504)]
@@ -205,9 +225,18 @@ mod tests {
     #[test]
     fn pieces_drop_head_tail_and_comma() {
         assert_eq!(piece(0, false, "{\"records\":["), Piece::Head);
-        assert_eq!(piece(0, false, "{ \"records\" : [ {\"time\":1}"), Piece::Records("{\"time\":1}"));
-        assert_eq!(piece(1, false, "{\"time\":1}"), Piece::Records("{\"time\":1}"));
-        assert_eq!(piece(2, false, ",{\"time\":2}"), Piece::Records("{\"time\":2}"));
+        assert_eq!(
+            piece(0, false, "{ \"records\" : [ {\"time\":1}"),
+            Piece::Records("{\"time\":1}")
+        );
+        assert_eq!(
+            piece(1, false, "{\"time\":1}"),
+            Piece::Records("{\"time\":1}")
+        );
+        assert_eq!(
+            piece(2, false, ",{\"time\":2}"),
+            Piece::Records("{\"time\":2}")
+        );
         assert_eq!(piece(3, true, "]}"), Piece::Tail);
         // A `]}` that is not last is not a tail: it goes to the engine, which rejects it.
         assert_eq!(piece(3, false, "]}"), Piece::Records("]}"));

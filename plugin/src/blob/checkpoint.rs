@@ -112,8 +112,12 @@ impl CheckpointStore {
     pub fn save(&self, cp: &BlobCheckpoint) -> Result<(), String> {
         let path = self.path_of(&cp.container, &cp.blob);
         let json = serde_json::to_vec(cp).map_err(|e| format!("encoding checkpoint: {e}"))?;
-        write_atomic(&path, &json)
-            .map_err(|e| format!("cannot write checkpoint {}: {e} (is the disk full?)", path.display()))
+        write_atomic(&path, &json).map_err(|e| {
+            format!(
+                "cannot write checkpoint {}: {e} (is the disk full?)",
+                path.display()
+            )
+        })
     }
 }
 
@@ -141,7 +145,13 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(40)
         .collect()
 }
@@ -170,9 +180,15 @@ mod tests {
         store.save(&cp).unwrap();
         assert_eq!(store.load("c", blob).unwrap().unwrap().offset, 200);
         // No temp files left behind.
-        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
-        assert!(store.path_of("c", blob).to_string_lossy().ends_with("-PT1H.json.json"));
+        assert!(store
+            .path_of("c", blob)
+            .to_string_lossy()
+            .ends_with("-PT1H.json.json"));
         // A damaged file is an error that says what to do, not a silent restart.
         fs::write(store.path_of("c", blob), "{\"version\":").unwrap();
         let e = store.load("c", blob).unwrap_err();

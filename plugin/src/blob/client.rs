@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
-pub use super::blocks::BlockInfo;
 use super::auth::{shared_key_authorization, Auth, Credentials, ToSign};
+pub use super::blocks::BlockInfo;
 use super::retry::{retryable_status, RetryPolicy};
 use super::xml::{element, elements, unescape};
 
@@ -110,9 +110,9 @@ impl BlobClient {
             .endpoint
             .split_once("://")
             .map_or(creds.endpoint.as_str(), |(_, r)| r);
-        let base_path = after_scheme
-            .find('/')
-            .map_or(String::new(), |i| after_scheme[i..].trim_end_matches('/').to_string());
+        let base_path = after_scheme.find('/').map_or(String::new(), |i| {
+            after_scheme[i..].trim_end_matches('/').to_string()
+        });
         BlobClient {
             agent: ureq::Agent::new_with_config(config),
             creds,
@@ -254,7 +254,13 @@ impl BlobClient {
     }
 
     /// Uploads an uncommitted block (`id` is the raw ID; it is base64-encoded here).
-    pub fn put_block(&self, container: &str, blob: &str, id: &str, data: &[u8]) -> Result<(), BlobError> {
+    pub fn put_block(
+        &self,
+        container: &str,
+        blob: &str,
+        id: &str,
+        data: &[u8],
+    ) -> Result<(), BlobError> {
         let id = B64.encode(id);
         let q = [("comp", "block"), ("blockid", id.as_str())];
         let what = format!("Put Block {container}/{blob}");
@@ -263,7 +269,12 @@ impl BlobClient {
     }
 
     /// Commits a block list (raw IDs, in order): the blob becomes those blocks.
-    pub fn put_block_list(&self, container: &str, blob: &str, ids: &[&str]) -> Result<(), BlobError> {
+    pub fn put_block_list(
+        &self,
+        container: &str,
+        blob: &str,
+        ids: &[&str],
+    ) -> Result<(), BlobError> {
         let mut body = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
         for id in ids {
             body.push_str("<Latest>");
@@ -273,8 +284,16 @@ impl BlobClient {
         body.push_str("</BlockList>");
         let q = [("comp", "blocklist")];
         let what = format!("Put Block List {container}/{blob}");
-        self.send("PUT", container, Some(blob), &q, &[], Some(body.as_bytes()), &what)
-            .map(|_| ())
+        self.send(
+            "PUT",
+            container,
+            Some(blob),
+            &q,
+            &[],
+            Some(body.as_bytes()),
+            &what,
+        )
+        .map(|_| ())
     }
 
     /// Sends one request with retries; a 2xx answer is returned, anything else is an error.
@@ -412,12 +431,20 @@ impl BlobClient {
         resp.body_mut()
             .as_reader()
             .read_to_end(&mut data)
-            .map_err(|e| Transient(None, format!("reading the answer: {}", self.redact(&e.to_string()))))?;
+            .map_err(|e| {
+                Transient(
+                    None,
+                    format!("reading the answer: {}", self.redact(&e.to_string())),
+                )
+            })?;
         if retryable_status(status) {
             if let Some(after) = retry_after {
                 // Hand Retry-After up through a transient error so the delay honours it.
                 let (code, message) = service_error(&data);
-                return Err(Transient(Some(after), format!("HTTP {status} {code}{message}")));
+                return Err(Transient(
+                    Some(after),
+                    format!("HTTP {status} {code}{message}"),
+                ));
             }
         }
         Ok(Answer {
@@ -457,7 +484,10 @@ use AttemptError::{Fatal, Transient};
 /// The `<Code>` and first sentence of `<Message>` of an error answer.
 fn service_error(body: &[u8]) -> (String, String) {
     let xml = String::from_utf8_lossy(body);
-    let code = element(&xml, "Code").map(unescape).unwrap_or_default().into_owned();
+    let code = element(&xml, "Code")
+        .map(unescape)
+        .unwrap_or_default()
+        .into_owned();
     let message = element(&xml, "Message")
         .map(unescape)
         .map(|m| {

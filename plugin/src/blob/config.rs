@@ -98,8 +98,11 @@ impl AzureBlobConfig {
                 self.lookback_hours
             ));
         }
-        if !(self.poll_interval_secs > 0.0) {
-            return Err("azure_blob.poll_interval_secs must be more than 0".into());
+        if !(self.poll_interval_secs.is_finite() && self.poll_interval_secs > 0.0) {
+            return Err("azure_blob.poll_interval_secs must be a number of seconds more than 0".into());
+        }
+        if !(self.rediscover_secs.is_finite() && self.rediscover_secs >= 0.0) {
+            return Err("azure_blob.rediscover_secs must be a number of seconds, 0 or more".into());
         }
         if self.concurrency == 0 || self.concurrency > 64 {
             return Err(format!(
@@ -107,8 +110,8 @@ impl AzureBlobConfig {
                 self.concurrency
             ));
         }
-        if !(self.timeout_secs > 0.0) {
-            return Err("azure_blob.timeout_secs must be more than 0".into());
+        if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0) {
+            return Err("azure_blob.timeout_secs must be a number of seconds more than 0".into());
         }
         Ok(())
     }

@@ -41,7 +41,10 @@ pub fn discover<E>(
     mut list: impl FnMut(&str) -> Result<Vec<String>, E>,
 ) -> Result<Vec<String>, E> {
     // A prefix inside the date part (`.../y=2026/...`): its resource folder is before `y=`.
-    if let Some(i) = start.find("/y=").or_else(|| start.starts_with("y=").then_some(0)) {
+    if let Some(i) = start
+        .find("/y=")
+        .or_else(|| start.starts_with("y=").then_some(0))
+    {
         let root = if i == 0 { "" } else { &start[..=i] };
         return Ok(vec![root.to_string()]);
     }
@@ -90,15 +93,24 @@ mod tests {
         let nsg = "resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/";
         let mut tree: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut add = |p: &str, subs: &[&str]| {
-            tree.insert(p.to_string(), subs.iter().map(|s| format!("{p}{s}")).collect());
+            tree.insert(
+                p.to_string(),
+                subs.iter().map(|s| format!("{p}{s}")).collect(),
+            );
         };
         add("", &["resourceId=/"]);
         add("resourceId=/", &["SUBSCRIPTIONS/"]);
         add("resourceId=/SUBSCRIPTIONS/", &["S/"]);
         add("resourceId=/SUBSCRIPTIONS/S/", &["RESOURCEGROUPS/"]);
         add("resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/", &["RG/"]);
-        add("resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/", &["PROVIDERS/"]);
-        add("resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/", &["MICROSOFT.NETWORK/"]);
+        add(
+            "resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/",
+            &["PROVIDERS/"],
+        );
+        add(
+            "resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/",
+            &["MICROSOFT.NETWORK/"],
+        );
         add(
             "resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/",
             &["NETWORKSECURITYGROUPS/"],
@@ -116,7 +128,11 @@ mod tests {
         assert_eq!(found, vec![format!("{nsg}NSG-A/"), format!("{nsg}NSG-B/")]);
         assert_eq!(calls.len(), 11);
         // A start inside the date part is its own resource folder, with no listing.
-        let found = discover(&format!("{nsg}NSG-A/y=2026/"), |_| Err::<Vec<String>, _>(())).unwrap();
+        let found = discover(
+            &format!("{nsg}NSG-A/y=2026/"),
+            |_| Err::<Vec<String>, _>(()),
+        )
+        .unwrap();
         assert_eq!(found, vec![format!("{nsg}NSG-A/")]);
     }
 }

@@ -140,8 +140,7 @@ impl<'c> BlobSource<'c> {
         let due = match self.discovered_at {
             None => true,
             Some(t) => {
-                self.resources.is_empty()
-                    || t.elapsed().as_secs_f64() >= self.cfg.rediscover_secs
+                self.resources.is_empty() || t.elapsed().as_secs_f64() >= self.cfg.rediscover_secs
             }
         };
         if !due {
@@ -151,7 +150,9 @@ impl<'c> BlobSource<'c> {
         let mut failed = false;
         for container in &self.cfg.containers {
             let walk = discover(&self.cfg.prefix, |p| {
-                self.client.list(container, p, Some("/")).map(|l| l.prefixes)
+                self.client
+                    .list(container, p, Some("/"))
+                    .map(|l| l.prefixes)
             });
             match walk {
                 Ok(roots) => found.extend(roots.into_iter().map(|r| (container.clone(), r))),
@@ -391,7 +392,9 @@ impl<'c> BlobSource<'c> {
                     tally.in_rewrite = false;
                 }
                 // Events first, then the checkpoint that says they are out.
-                out.writer.flush().map_err(|e| format!("writing events: {e}"))?;
+                out.writer
+                    .flush()
+                    .map_err(|e| format!("writing events: {e}"))?;
                 out.dead
                     .flush()
                     .map_err(|e| format!("writing dead letters: {e}"))?;
@@ -414,7 +417,9 @@ impl<'c> BlobSource<'c> {
                     }
                     Some(e) => {
                         self.stats.errors += 1;
-                        report.messages.push(format!("error: {e} (will retry at the next poll)"));
+                        report
+                            .messages
+                            .push(format!("error: {e} (will retry at the next poll)"));
                     }
                 }
                 // Nothing new but the etag moved: remember it, to skip the block list next time.

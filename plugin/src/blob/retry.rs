@@ -39,7 +39,10 @@ impl RetryPolicy {
         }
         let exp = self
             .base
-            .saturating_mul(1u32.checked_shl(attempt.saturating_sub(1).min(20)).unwrap_or(u32::MAX))
+            .saturating_mul(
+                1u32.checked_shl(attempt.saturating_sub(1).min(20))
+                    .unwrap_or(u32::MAX),
+            )
             .min(self.cap);
         let jitter = 0.5 + 0.5 * unit_random();
         exp.mul_f64(jitter)
@@ -75,9 +78,15 @@ mod tests {
         for attempt in 1..=10 {
             let full = Duration::from_millis(100 * (1u64 << (attempt - 1))).min(p.cap);
             let d = p.delay(attempt, None);
-            assert!(d <= full && d >= full / 2, "attempt {attempt}: {d:?} vs {full:?}");
+            assert!(
+                d <= full && d >= full / 2,
+                "attempt {attempt}: {d:?} vs {full:?}"
+            );
         }
-        assert_eq!(p.delay(1, Some(Duration::from_secs(1))), Duration::from_secs(1));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(1))),
+            Duration::from_secs(1)
+        );
         assert_eq!(p.delay(1, Some(Duration::from_secs(99))), p.cap);
         assert!(retryable_status(503) && retryable_status(429) && !retryable_status(404));
     }

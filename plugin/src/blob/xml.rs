@@ -96,10 +96,16 @@ mod tests {
         let x = r#"<?xml version="1.0"?><EnumerationResults ServiceEndpoint="x"><Blobs><Blob><Name>a&amp;b/PT1H.json</Name><Properties><Etag>"0x1"</Etag></Properties></Blob><BlobPrefix><Name>y=2026/</Name></BlobPrefix></Blobs><NextMarker /></EnumerationResults>"#;
         let blobs = elements(x, "Blob");
         assert_eq!(blobs.len(), 1);
-        assert_eq!(unescape(element(blobs[0], "Name").unwrap()), "a&b/PT1H.json");
+        assert_eq!(
+            unescape(element(blobs[0], "Name").unwrap()),
+            "a&b/PT1H.json"
+        );
         assert_eq!(elements(x, "BlobPrefix").len(), 1);
         assert_eq!(element(x, "NextMarker"), None);
-        assert_eq!(element(x, "EnumerationResults").map(|s| s.len() > 10), Some(true));
+        assert_eq!(
+            element(x, "EnumerationResults").map(|s| s.len() > 10),
+            Some(true)
+        );
         assert_eq!(unescape("&#x41;&#66;&bogus; &"), "AB&bogus; &");
     }
 }

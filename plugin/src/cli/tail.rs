@@ -82,7 +82,9 @@ fn open_append(target: &str) -> Result<Box<dyn Write + Send>, String> {
         .append(true)
         .open(target)
         .map(|f: File| Box::new(f) as Box<dyn Write + Send>)
-        .map_err(|e| format!("cannot open {target}: {e} (check the directory exists and is writable)"))
+        .map_err(|e| {
+            format!("cannot open {target}: {e} (check the directory exists and is writable)")
+        })
 }
 
 pub fn run(args: TailArgs) -> Result<ExitCode, String> {
@@ -194,7 +196,9 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
             std::thread::sleep(rest);
         }
     }
-    writer.flush().map_err(|e| format!("writing events to {output}: {e}"))?;
+    writer
+        .flush()
+        .map_err(|e| format!("writing events to {output}: {e}"))?;
     dead.flush()
         .map_err(|e| format!("writing dead letters: {e}"))?;
     if !args.quiet {

@@ -48,11 +48,17 @@ impl Azurite {
         };
         for _ in 0..3 {
             let port = free_port();
-            let dir = std::env::temp_dir().join(format!("nsgflow-azurite-{}-{port}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("nsgflow-azurite-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             let mut child = Command::new(&bin)
                 .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-                .args(["--inMemoryPersistence", "--loose", "--skipApiVersionCheck", "--silent"])
+                .args([
+                    "--inMemoryPersistence",
+                    "--loose",
+                    "--skipApiVersionCheck",
+                    "--silent",
+                ])
                 .arg("--disableTelemetry")
                 .current_dir(&dir)
                 .stdin(Stdio::null())

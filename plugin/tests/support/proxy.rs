@@ -83,7 +83,9 @@ fn read_request(conn: &mut TcpStream) -> Option<Vec<u8>> {
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
         })
         .unwrap_or(0);
     while buf.len() < head_end + len {
@@ -108,10 +110,14 @@ fn read_request(conn: &mut TcpStream) -> Option<Vec<u8>> {
 }
 
 fn serve(mut conn: TcpStream, upstream: u16, fault: Fault) {
-    let Some(req) = read_request(&mut conn) else { return };
+    let Some(req) = read_request(&mut conn) else {
+        return;
+    };
     match fault {
         Fault::Pass => {
-            let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+            let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                return;
+            };
             if up.write_all(&req).is_err() {
                 return;
             }

@@ -67,7 +67,10 @@ impl Hour {
         Hour::of(now - hours * 3600)
     }
     pub fn path(&self) -> String {
-        format!("y={}/m={:02}/d={:02}/h={:02}/m=00", self.y, self.m, self.d, self.h)
+        format!(
+            "y={}/m={:02}/d={:02}/h={:02}/m=00",
+            self.y, self.m, self.d, self.h
+        )
     }
     pub fn rfc3339(&self, minute: u64, second: u64) -> String {
         format!(
@@ -115,7 +118,10 @@ impl BlobWriter {
         let (container, blob) = match kind {
             Kind::Nsg => (
                 NSG_CONTAINER,
-                format!("resourceId={NSG_RESOURCE}/{}/macAddress={mac}/PT1H.json", hour.path()),
+                format!(
+                    "resourceId={NSG_RESOURCE}/{}/macAddress={mac}/PT1H.json",
+                    hour.path()
+                ),
             ),
             Kind::Vnet => (
                 VNET_CONTAINER,
@@ -186,14 +192,26 @@ impl BlobWriter {
     /// every record and the tail.
     pub fn minute(&mut self, c: &BlobClient, minute: u64, tuples: u32) {
         let rec = self.record(minute, tuples);
-        let text = if self.records.is_empty() { rec } else { format!(",{rec}") };
+        let text = if self.records.is_empty() {
+            rec
+        } else {
+            format!(",{rec}")
+        };
         self.next_id += 1;
         let rid = id("rec", self.next_id);
-        c.put_block(&self.container, &self.blob, &rid, text.as_bytes()).unwrap();
+        c.put_block(&self.container, &self.blob, &rid, text.as_bytes())
+            .unwrap();
         self.records.push((rid, text));
         if self.records.len() == 1 {
-            c.put_block(&self.container, &self.blob, &id("hed", 0), b"{\"records\":[").unwrap();
-            c.put_block(&self.container, &self.blob, &id("tal", 0), b"]}").unwrap();
+            c.put_block(
+                &self.container,
+                &self.blob,
+                &id("hed", 0),
+                b"{\"records\":[",
+            )
+            .unwrap();
+            c.put_block(&self.container, &self.blob, &id("tal", 0), b"]}")
+                .unwrap();
         }
         self.commit(c);
     }
@@ -206,14 +224,20 @@ impl BlobWriter {
         ids.extend(self.records.iter().map(|(i, _)| i.as_str()));
         ids.push(tal.as_str());
         c.put_block_list(&self.container, &self.blob, &ids).unwrap();
-        self.committed_bytes = 14 + self.records.iter().map(|(_, t)| t.len() as u64).sum::<u64>();
+        self.committed_bytes = 14
+            + self
+                .records
+                .iter()
+                .map(|(_, t)| t.len() as u64)
+                .sum::<u64>();
     }
 
     /// Uploads `text` as a new record block (its own ID) without committing it.
     pub fn stage(&mut self, c: &BlobClient, text: String) -> String {
         self.next_id += 1;
         let rid = id("rec", self.next_id);
-        c.put_block(&self.container, &self.blob, &rid, text.as_bytes()).unwrap();
+        c.put_block(&self.container, &self.blob, &rid, text.as_bytes())
+            .unwrap();
         rid
     }
 }
@@ -228,7 +252,8 @@ pub fn count_events(ndjson: &str) -> (BTreeMap<(String, u32), u32>, usize) {
             cut += 1;
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {e}: {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {e}: {line}"));
         let mac = v["mac"].as_str().unwrap().replace('-', "");
         let port = v["src_port"].as_u64().unwrap() as u32;
         *seen.entry((mac, port)).or_insert(0) += 1;
