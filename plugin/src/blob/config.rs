@@ -99,7 +99,9 @@ impl AzureBlobConfig {
             ));
         }
         if !(self.poll_interval_secs.is_finite() && self.poll_interval_secs > 0.0) {
-            return Err("azure_blob.poll_interval_secs must be a number of seconds more than 0".into());
+            return Err(
+                "azure_blob.poll_interval_secs must be a number of seconds more than 0".into(),
+            );
         }
         if !(self.rediscover_secs.is_finite() && self.rediscover_secs >= 0.0) {
             return Err("azure_blob.rediscover_secs must be a number of seconds, 0 or more".into());
