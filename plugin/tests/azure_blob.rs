@@ -176,7 +176,22 @@ fn each_record_is_read_exactly_once_across_polls_and_an_hour_rollover() {
     let mut second_hour = Vec::new();
     write_hour(c, now, 0..7, &mut rng, &mut reader, false, &mut second_hour);
     reader.poll();
-    reader.poll(); // nothing new: must not emit anything again
+    // Nothing new: nothing emitted again, and no block list fetched (the listing's etags
+    // match the checkpoints).
+    let changed = reader.source.stats.blobs_changed;
+    let requests = c
+        .counters
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    reader.poll();
+    assert_eq!(reader.source.stats.blobs_changed, changed);
+    let idle_requests = c
+        .counters
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - requests;
+    // One listing per resource folder (NSG, VNet) and recent hour (3).
+    assert_eq!(idle_requests, 2 * 3, "an idle poll should only list");
 
     let (seen, cut) = count_events(&reader.out.text());
     assert_eq!(cut, 0);

@@ -121,6 +121,32 @@ impl CheckpointStore {
     }
 }
 
+impl CheckpointStore {
+    /// Deletes checkpoint files last written more than `age` ago; returns how many.
+    pub fn prune_older_than(&self, age: std::time::Duration) -> Result<usize, String> {
+        let now = std::time::SystemTime::now();
+        let entries = fs::read_dir(&self.dir)
+            .map_err(|e| format!("cannot list checkpoints in {}: {e}", self.dir.display()))?;
+        let mut n = 0;
+        for e in entries.flatten() {
+            let name = e.file_name();
+            if !name.to_string_lossy().ends_with(".json") {
+                continue;
+            }
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|d| d > age);
+            if old && fs::remove_file(e.path()).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Writes `data` to `path` so that a crash at any point leaves either the old file or the
 /// new one: a temp file beside it, fsync, rename over, fsync of the directory.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
@@ -189,6 +215,16 @@ mod tests {
             .path_of("c", blob)
             .to_string_lossy()
             .ends_with("-PT1H.json.json"));
+        // Pruning: nothing is a day old; everything is older than zero seconds.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(
+            store.prune_older_than(std::time::Duration::from_secs(86_400)),
+            Ok(0)
+        );
+        assert!(store.load("c", blob).unwrap().is_some());
+        assert_eq!(store.prune_older_than(std::time::Duration::ZERO), Ok(1));
+        assert_eq!(store.load("c", blob).unwrap(), None);
+        store.save(&cp).unwrap();
         // A damaged file is an error that says what to do, not a silent restart.
         fs::write(store.path_of("c", blob), "{\"version\":").unwrap();
         let e = store.load("c", blob).unwrap_err();

@@ -43,6 +43,7 @@ impl Counters {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobItem {
     pub name: String,
+    /// Without quotes (see [`bare_etag`]).
     pub etag: String,
     pub size: u64,
 }
@@ -162,7 +163,7 @@ impl BlobClient {
                     .unwrap_or(0);
                 out.blobs.push(BlobItem {
                     name: name.into_owned(),
-                    etag: etag.into_owned(),
+                    etag: bare_etag(&etag),
                     size,
                 });
             }
@@ -204,7 +205,7 @@ impl BlobClient {
             });
         }
         Ok(BlockList {
-            etag: a.etag.unwrap_or_default(),
+            etag: a.etag.as_deref().map(bare_etag).unwrap_or_default(),
             blocks,
         })
     }
@@ -223,9 +224,10 @@ impl BlobClient {
             return Ok(Vec::new());
         }
         let range = format!("bytes={start}-{}", end - 1);
+        let quoted = format!("\"{etag}\"");
         let mut h: Vec<(&str, &str)> = vec![("x-ms-range", &range)];
         if !etag.is_empty() {
-            h.push(("if-match", etag));
+            h.push(("if-match", &quoted));
         }
         let what = format!("Get Blob {container}/{blob} bytes {start}..{end}");
         let a = self.send("GET", container, Some(blob), &[], &h, None, &what)?;
@@ -500,6 +502,11 @@ fn service_error(body: &[u8]) -> (String, String) {
         })
         .unwrap_or_default();
     (code, message)
+}
+
+/// An etag without its quotes: listings give `0x8D...`, headers `"0x8D..."`.
+pub fn bare_etag(e: &str) -> String {
+    e.trim().trim_matches('"').to_string()
 }
 
 /// Percent-encodes a container or blob name for the URL path (`/` kept).

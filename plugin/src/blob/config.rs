@@ -55,6 +55,10 @@ pub struct AzureBlobConfig {
     /// Where per-blob checkpoints are kept (default `nsgflow-checkpoints`). Keep it on
     /// a persistent disk: it is what makes a restart resume instead of re-reading.
     pub checkpoint_dir: PathBuf,
+    /// Checkpoints not written for this many hours are deleted (default 168, a week). A
+    /// blob older than `lookback_hours` is never read again, so this only matters when
+    /// `lookback_hours` is raised to catch up: keep it above that.
+    pub checkpoint_retention_hours: u32,
     /// The most bytes read and emitted before a checkpoint is written (default 4 MiB, at
     /// least one block). After a crash, at most this batch is emitted again.
     pub batch_bytes: u64,
@@ -81,6 +85,7 @@ impl Default for AzureBlobConfig {
             timeout_secs: 30.0,
             rediscover_secs: 3600.0,
             checkpoint_dir: PathBuf::from("nsgflow-checkpoints"),
+            checkpoint_retention_hours: 168,
             batch_bytes: 4 << 20,
         }
     }
@@ -105,6 +110,12 @@ impl AzureBlobConfig {
         }
         if !(self.rediscover_secs.is_finite() && self.rediscover_secs >= 0.0) {
             return Err("azure_blob.rediscover_secs must be a number of seconds, 0 or more".into());
+        }
+        if self.checkpoint_retention_hours <= self.lookback_hours {
+            return Err(format!(
+                "azure_blob.checkpoint_retention_hours ({}) must be more than lookback_hours ({}): blobs still listed would lose their checkpoints and be read again",
+                self.checkpoint_retention_hours, self.lookback_hours
+            ));
         }
         if self.concurrency == 0 || self.concurrency > 64 {
             return Err(format!(

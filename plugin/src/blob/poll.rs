@@ -71,6 +71,7 @@ pub struct BlobSource<'c> {
     /// (container, resource folder) pairs found by discovery.
     resources: Vec<(String, String)>,
     discovered_at: Option<Instant>,
+    pruned_at: Option<Instant>,
     missing: Vec<String>,
     /// Seconds since the epoch, for the recent-hours window (replaceable in tests).
     pub clock: Box<dyn Fn() -> u64 + Send>,
@@ -121,6 +122,7 @@ impl<'c> BlobSource<'c> {
             checkpoints: HashMap::new(),
             resources: Vec::new(),
             discovered_at: None,
+            pruned_at: None,
             missing: Vec::new(),
             clock: Box::new(|| {
                 SystemTime::now()
@@ -178,6 +180,24 @@ impl<'c> BlobSource<'c> {
         self.discovered_at = Some(Instant::now());
     }
 
+    /// Once an hour, deletes checkpoint files not written for `checkpoint_retention_hours`.
+    fn prune_if_due(&mut self, report: &mut PollReport) {
+        if self.pruned_at.is_some_and(|t| t.elapsed().as_secs() < 3600) {
+            return;
+        }
+        self.pruned_at = Some(Instant::now());
+        let keep =
+            std::time::Duration::from_secs(u64::from(self.cfg.checkpoint_retention_hours) * 3600);
+        match self.store.prune_older_than(keep) {
+            Ok(0) => {}
+            Ok(n) => report.messages.push(format!(
+                "info: removed {n} checkpoints not written for {} hours",
+                self.cfg.checkpoint_retention_hours
+            )),
+            Err(e) => report.messages.push(format!("warning: {e}")),
+        }
+    }
+
     /// Reads everything new once. `Err` only when output or checkpoints cannot be written
     /// (the run must stop); failures of the storage account are in the report and retried
     /// at the next poll.
@@ -189,6 +209,7 @@ impl<'c> BlobSource<'c> {
         // List the recent hours of every resource folder.
         let hours = hour_prefixes((self.clock)(), self.cfg.lookback_hours);
         let mut jobs = Vec::new();
+        let mut listed = std::collections::HashSet::new();
         for (container, root) in &self.resources {
             for hour in &hours {
                 let listing = match self.client.list(container, &format!("{root}{hour}"), None) {
@@ -206,6 +227,7 @@ impl<'c> BlobSource<'c> {
                     }
                     self.stats.blobs_listed += 1;
                     let key = (container.clone(), item.name.clone());
+                    listed.insert(key.clone());
                     if !self.checkpoints.contains_key(&key) {
                         match self.store.load(container, &item.name) {
                             Ok(Some(cp)) => {
@@ -232,6 +254,10 @@ impl<'c> BlobSource<'c> {
                 }
             }
         }
+        // Blobs that left the recent hours are not read again: forget them (their files stay
+        // until `checkpoint_retention_hours`).
+        self.checkpoints.retain(|k, _| listed.contains(k));
+        self.prune_if_due(&mut report);
         self.stats.blobs_changed += jobs.len() as u64;
         if jobs.is_empty() {
             return Ok(report);
