@@ -60,7 +60,7 @@ struct Reader {
     source: BlobSource<'static>,
     engine: Engine,
     enc: Box<dyn Encode>,
-    writer: EventWriter<SharedBuf>,
+    writer: EventWriter<Box<dyn Write + Send>>,
     dead: DeadLetterWriter,
     out: SharedBuf,
     dead_out: SharedBuf,
@@ -75,13 +75,17 @@ impl Reader {
             concurrency: 3,
             ..Default::default()
         };
+        Reader::with(c, cfg)
+    }
+
+    fn with(c: &'static BlobClient, cfg: AzureBlobConfig) -> Reader {
         let out = SharedBuf::default();
         let dead_out = SharedBuf::default();
         Reader {
             source: BlobSource::new(c, cfg).unwrap(),
             engine: Engine::default(),
             enc: encoder(Format::Flat, &EncodeOptions::default()),
-            writer: EventWriter::new(out.clone()),
+            writer: EventWriter::new(Box::new(out.clone())),
             dead: DeadLetterWriter::new(Some(Box::new(dead_out.clone()))),
             out,
             dead_out,
@@ -337,4 +341,80 @@ fn a_rewritten_blob_is_read_again_without_loss_and_duplicates_are_bounded_and_re
     let (seen, _) = count_events(&reader.out.text());
     assert_eq!(seen.values().map(|n| n - 1).sum::<u32>(), 4);
     assert_eq!(seen.len(), w.events.len());
+}
+
+/// Output that takes `left` bytes and then fails, like a pipe whose reader went away.
+struct FailAfter {
+    left: usize,
+    taken: SharedBuf,
+}
+
+impl Write for FailAfter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if b.len() > self.left {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "reader gone",
+            ));
+        }
+        self.left -= b.len();
+        self.taken.write(b)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_read_stopped_midway_is_finished_later_although_the_blob_did_not_change() {
+    let Some(az) = Azurite::start("midway") else {
+        return;
+    };
+    let c = client(&az);
+    setup(c);
+    let dir = tmpdir("midway");
+    let mut w = BlobWriter::new(Kind::Nsg, Hour::now_minus(0), "00224884D0E2", 10_000);
+    for minute in 0..8 {
+        w.minute(c, minute, 3);
+    }
+    let cfg = AzureBlobConfig {
+        checkpoint_dir: dir.clone(),
+        batch_bytes: 1, // a checkpoint per block
+        ..Default::default()
+    };
+    // The first reader's output breaks after about two records' events.
+    let mut first = Reader::with(c, cfg.clone());
+    let taken = SharedBuf::default();
+    first.writer = EventWriter::new(Box::new(FailAfter {
+        left: 2 * 3 * 700,
+        taken: taken.clone(),
+    }));
+    let err = first
+        .source
+        .poll(&mut Sinks {
+            engine: &mut first.engine,
+            encoder: first.enc.as_mut(),
+            writer: &mut first.writer,
+            dead: &mut first.dead,
+        })
+        .unwrap_err();
+    assert!(err.contains("reader gone"), "{err}");
+    let (before, _) = count_events(&taken.text());
+    assert!(!before.is_empty() && before.len() < 24, "{}", before.len());
+    // The blob does not change; a second reader must still read the rest, and repeat
+    // nothing that had a checkpoint.
+    let mut second = Reader::with(c, cfg);
+    second.poll();
+    let (after, _) = count_events(&second.out.text());
+    for key in w.events.keys() {
+        assert!(
+            before.contains_key(key) || after.contains_key(key),
+            "lost {key:?}"
+        );
+    }
+    let repeated = after.keys().filter(|k| before.contains_key(*k)).count();
+    assert!(
+        repeated <= 3,
+        "more than the one unflushed record repeated: {repeated} events"
+    );
 }

@@ -405,7 +405,10 @@ impl<'c> BlobSource<'c> {
                     cp.blocks.push(seen);
                     cp.offset += info.size;
                 }
-                cp.etag = etag;
+                // The etag says "read up to the end of this version": only once the last
+                // batch is in. A partial read keeps none, so the next listing re-plans it
+                // even if the blob does not change again.
+                cp.etag = if last { etag } else { String::new() };
                 if last && (tally.in_rewrite || !cp.rewrite_skip.is_empty()) {
                     let gone = cp.rewrite_skip.len() as u64;
                     let dups = gone.min(tally.rewrite_new);
