@@ -302,7 +302,7 @@ fn process_stdin<W: Write>(
             writer: &mut *writer,
         };
         let (s, consumed) = engine.process_part("-", text, record_index, true, &mut h, dead);
-        merge(&mut summary, &s);
+        summary.add(&s);
         record_index = s.next_record_index;
         pending.drain(..consumed);
         retry_at = if consumed == 0 { pending.len() * 2 } else { 0 };
@@ -316,15 +316,6 @@ fn process_stdin<W: Write>(
         writer,
     };
     let (s, _) = engine.process_part("-", text, record_index, false, &mut h, dead);
-    merge(&mut summary, &s);
+    summary.add(&s);
     Ok(engine.finish_input(total, summary))
-}
-
-fn merge(total: &mut nsgflow::record::WalkSummary, part: &nsgflow::record::WalkSummary) {
-    total.records += part.records;
-    total.rejected_records += part.rejected_records;
-    total.incomplete |= part.incomplete;
-    total.foreign_values += part.foreign_values;
-    total.values += part.values;
-    total.next_record_index = part.next_record_index;
 }

@@ -15,7 +15,6 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use nsgflow::blob::auth::{Credentials, AZURITE_KEY};
 use nsgflow::blob::client::BlobClient;
-use nsgflow::blob::config::{NSG_CONTAINER, VNET_CONTAINER};
 use nsgflow::blob::retry::RetryPolicy;
 
 use support::azurite::{free_port, Azurite};
@@ -30,14 +29,7 @@ fn tmpdir(name: &str) -> PathBuf {
 }
 
 fn client(az: &Azurite) -> BlobClient {
-    let c = BlobClient::new(
-        Credentials::from_connection_string(&az.connection_string()).unwrap(),
-        RetryPolicy::default(),
-        Duration::from_secs(20),
-    );
-    c.create_container(NSG_CONTAINER).unwrap();
-    c.create_container(VNET_CONTAINER).unwrap();
-    c
+    az.client()
 }
 
 /// `nsgflow tail` with no Azure variables from the outside world.

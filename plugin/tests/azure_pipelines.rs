@@ -6,12 +6,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
-use nsgflow::blob::auth::Credentials;
-use nsgflow::blob::client::BlobClient;
-use nsgflow::blob::config::{NSG_CONTAINER, VNET_CONTAINER};
-use nsgflow::blob::retry::RetryPolicy;
 use serde_json::Value;
 
 use support::azurite::Azurite;
@@ -28,13 +23,7 @@ fn pipeline(path: &str) -> Value {
 /// Runs a pipeline's nsgflow command (its own arguments, with the checkpoint and dead-letter
 /// paths moved to a temp dir) against an emulator holding two blobs; returns stdout lines.
 fn run_command(az: &Azurite, args: &[String], extra: &[&str], name: &str) -> (Vec<String>, usize) {
-    let c = BlobClient::new(
-        Credentials::from_connection_string(&az.connection_string()).unwrap(),
-        RetryPolicy::default(),
-        Duration::from_secs(20),
-    );
-    c.create_container(NSG_CONTAINER).unwrap();
-    c.create_container(VNET_CONTAINER).unwrap();
+    let c = az.client();
     let hour = Hour::now_minus(0);
     let mut expected = 0;
     for (kind, mac, base) in [

@@ -35,6 +35,24 @@ impl fmt::Debug for Auth {
     }
 }
 
+impl Auth {
+    /// A key wins over a SAS; `None` when there is neither.
+    fn from_parts(
+        account: &str,
+        key: Option<String>,
+        sas: Option<String>,
+    ) -> Option<Result<Auth, String>> {
+        match (key, sas) {
+            (Some(k), _) => Some(decode_key(&k).map(|key| Auth::SharedKey {
+                account: account.to_string(),
+                key,
+            })),
+            (None, Some(s)) => Some(Ok(Auth::Sas(clean_sas(&s)))),
+            (None, None) => None,
+        }
+    }
+}
+
 /// Where the blob service is and how to sign in to it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Credentials {
@@ -71,18 +89,11 @@ impl Credentials {
                 Some(e) => e.trim_end_matches('/').to_string(),
                 None => format!("https://{account}.blob.core.windows.net"),
             };
-            let auth = match (key, sas) {
-                (Some(k), _) => Auth::SharedKey {
-                    key: decode_key(&k)?,
-                    account: account.clone(),
-                },
-                (None, Some(s)) => Auth::Sas(clean_sas(&s)),
-                (None, None) => {
-                    return Err(format!(
-                        "storage account `{account}` has no credentials: set azure_blob.account_key or azure_blob.sas_token, or {ENV_KEY} or {ENV_SAS}"
-                    ))
-                }
-            };
+            let auth = Auth::from_parts(&account, key, sas).ok_or_else(|| {
+                format!(
+                    "storage account `{account}` has no credentials: set azure_blob.account_key or azure_blob.sas_token, or {ENV_KEY} or {ENV_SAS}"
+                )
+            })??;
             return Ok(Credentials {
                 endpoint,
                 account,
@@ -152,18 +163,9 @@ impl Credentials {
         };
         let endpoint =
             blob_endpoint.unwrap_or_else(|| format!("{protocol}://{account}.blob.{suffix}"));
-        let auth = match (key, sas) {
-            (Some(k), _) => Auth::SharedKey {
-                key: decode_key(&k)?,
-                account: account.clone(),
-            },
-            (None, Some(s)) => Auth::Sas(clean_sas(&s)),
-            (None, None) => {
-                return Err(
-                    "connection string has neither AccountKey nor SharedAccessSignature".into(),
-                )
-            }
-        };
+        let auth = Auth::from_parts(&account, key, sas).ok_or_else(|| {
+            "connection string has neither AccountKey nor SharedAccessSignature".to_string()
+        })??;
         Ok(Credentials {
             endpoint,
             account,

@@ -397,7 +397,7 @@ impl<'c> BlobSource<'c> {
                                 out.dead,
                             );
                             cp.records = s.next_record_index as u64;
-                            merge(&mut tally.summary, &s);
+                            tally.summary.add(&s);
                             tally.bytes += t.len();
                         }
                     }
@@ -523,13 +523,4 @@ fn fetch(
         }
     }
     done(None, None)
-}
-
-fn merge(total: &mut WalkSummary, part: &WalkSummary) {
-    total.records += part.records;
-    total.rejected_records += part.rejected_records;
-    total.incomplete |= part.incomplete;
-    total.foreign_values += part.foreign_values;
-    total.values += part.values;
-    total.next_record_index = part.next_record_index;
 }

@@ -92,6 +92,20 @@ impl Azurite {
         endpoint(self.port)
     }
 
+    /// A client of the emulator, with the NSG and VNet containers created.
+    pub fn client(&self) -> nsgflow::blob::client::BlobClient {
+        use nsgflow::blob::config::{NSG_CONTAINER, VNET_CONTAINER};
+        let c = nsgflow::blob::client::BlobClient::new(
+            nsgflow::blob::auth::Credentials::from_connection_string(&self.connection_string())
+                .unwrap(),
+            nsgflow::blob::retry::RetryPolicy::default(),
+            Duration::from_secs(20),
+        );
+        c.create_container(NSG_CONTAINER).unwrap();
+        c.create_container(VNET_CONTAINER).unwrap();
+        c
+    }
+
     /// A connection string for the emulator's well-known development account.
     pub fn connection_string(&self) -> String {
         format!(
