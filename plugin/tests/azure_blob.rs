@@ -398,7 +398,7 @@ fn a_read_stopped_midway_is_finished_later_although_the_blob_did_not_change() {
             dead: &mut first.dead,
         })
         .unwrap_err();
-    assert!(err.contains("reader gone"), "{err}");
+    assert_eq!(err, nsgflow::blob::poll::OUTPUT_CLOSED);
     let (before, _) = count_events(&taken.text());
     assert!(!before.is_empty() && before.len() < 24, "{}", before.len());
     // The blob does not change; a second reader must still read the rest, and repeat
@@ -417,4 +417,54 @@ fn a_read_stopped_midway_is_finished_later_although_the_blob_did_not_change() {
         repeated <= 3,
         "more than the one unflushed record repeated: {repeated} events"
     );
+}
+
+#[test]
+fn bad_blocks_go_to_the_dead_letter_output_and_the_good_ones_around_them_are_read() {
+    let Some(az) = Azurite::start("bad_blocks") else {
+        return;
+    };
+    let c = client(&az);
+    setup(c);
+    let mut reader = Reader::new(c, tmpdir("bad_blocks"), 3);
+    let mut w = BlobWriter::new(Kind::Nsg, Hour::now_minus(0), "00224884D0E2", 10_000);
+    w.minute(c, 0, 3);
+    // A record cut in the middle, a block that is not UTF-8, then a good record.
+    let cut = format!(",{}", w.record(1, 3));
+    let cut = cut[..cut.len() / 2].to_string();
+    let cut_id = w.stage(c, cut);
+    let bin_id = w.stage(c, String::new());
+    c.put_block(&w.container, &w.blob, &bin_id, b",{\"time\":\"\xff\xfe\"}")
+        .unwrap();
+    w.records.push((cut_id, String::new()));
+    w.records.push((bin_id, String::new()));
+    let good = format!(",{}", w.record(2, 3));
+    let good_id = w.stage(c, good);
+    w.records.push((good_id, String::new()));
+    w.commit(c);
+    reader.poll();
+    let (seen, _) = count_events(&reader.out.text());
+    // Records 0 and 2: 6 events; record 1's 3 tuples are in the cut block.
+    assert_eq!(seen.len(), 6);
+    let dead = reader.dead_out.text();
+    let lines: Vec<&str> = dead.lines().collect();
+    assert_eq!(lines.len(), 2, "{dead}");
+    assert!(lines.iter().all(|l| l.contains(&w.blob)), "{dead}");
+    assert!(lines[0].contains("\"reason\":\"incomplete\""), "{dead}");
+    assert!(
+        lines[1].contains("not UTF-8") && lines[1].contains("block 3"),
+        "{dead}"
+    );
+    assert!(
+        reader
+            .messages
+            .iter()
+            .any(|m| m.contains("incomplete record")),
+        "{:?}",
+        reader.messages
+    );
+    // They are not read again and again: the checkpoint moved past them.
+    reader.poll();
+    assert_eq!(reader.dead_out.text().lines().count(), 2);
+    assert_eq!(count_events(&reader.out.text()).0.len(), 6);
 }

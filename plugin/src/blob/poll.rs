@@ -21,6 +21,10 @@ use crate::engine::{EncodeLines, Engine, InputOutcome};
 use crate::output::{DeadLetterWriter, EventWriter};
 use crate::record::{reason, Location, RejectLevel, Rejection, WalkSummary};
 
+/// The error of [`BlobSource::poll`] when the reader of the output went away (a closed
+/// pipe): not a failure, the run just ends.
+pub const OUTPUT_CLOSED: &str = "output closed";
+
 /// Where events go: the engine and its encoder, writer and dead-letter output.
 pub struct Sinks<'a, W: Write> {
     pub engine: &'a mut Engine,
@@ -421,9 +425,13 @@ impl<'c> BlobSource<'c> {
                     tally.in_rewrite = false;
                 }
                 // Events first, then the checkpoint that says they are out.
-                out.writer
-                    .flush()
-                    .map_err(|e| format!("writing events: {e}"))?;
+                out.writer.flush().map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        OUTPUT_CLOSED.to_string()
+                    } else {
+                        format!("writing events: {e}")
+                    }
+                })?;
                 out.dead
                     .flush()
                     .map_err(|e| format!("writing dead letters: {e}"))?;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use nsgflow::blob::auth::Credentials;
 use nsgflow::blob::client::{BlobClient, Counters};
-use nsgflow::blob::poll::{BlobSource, Sinks};
+use nsgflow::blob::poll::{BlobSource, Sinks, OUTPUT_CLOSED};
 use nsgflow::blob::retry::RetryPolicy;
 use nsgflow::config::Config;
 use nsgflow::encode::{encoder, Format};
@@ -165,7 +165,7 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
         polls += 1;
         let report = match report {
             Ok(r) => r,
-            Err(e) if e.contains("Broken pipe") => return Ok(ExitCode::SUCCESS),
+            Err(e) if e == OUTPUT_CLOSED => return Ok(ExitCode::SUCCESS),
             Err(e) => return Err(e),
         };
         for m in &report.messages {
