@@ -220,9 +220,13 @@ fn throttling_server_errors_timeouts_and_dropped_connections_are_retried() {
     let c = client(&az);
     let dir = tmpdir("retries");
     let hour = Hour::now_minus(0);
+    // Five blobs for two workers: the bound on concurrency shows.
     let mut writers = [
         BlobWriter::new(Kind::Nsg, hour, "00224884D0E2", 10_000),
+        BlobWriter::new(Kind::Nsg, hour, "0022489A4C17", 20_000),
+        BlobWriter::new(Kind::Nsg, hour, "000D3A7C19B2", 40_000),
         BlobWriter::new(Kind::Vnet, hour, "6045BDA1C3F2", 30_000),
+        BlobWriter::new(Kind::Vnet, hour, "000D3AAE51C3", 50_000),
     ];
     for minute in 0..12 {
         for w in writers.iter_mut() {
@@ -262,6 +266,10 @@ fn throttling_server_errors_timeouts_and_dropped_connections_are_retried() {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or_else(|| panic!("no retry count in: {err}"));
     assert_eq!(retries, injected, "{err}");
+    // Bounded concurrency: never more requests at once than `concurrency: 2`. (A request
+    // whose client timed out may still be held by the proxy: allow for that one.)
+    let most = proxy.max_in_flight.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&most), "{most} requests at once");
     assert!(!err.contains(AZURITE_KEY));
 }
 

@@ -19,6 +19,8 @@ pub enum Fault {
 
 pub struct FaultProxy {
     pub port: u16,
+    /// The most requests in flight at once.
+    pub max_in_flight: Arc<AtomicU64>,
     pub requests: Arc<AtomicU64>,
     pub faults: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -32,7 +34,14 @@ impl FaultProxy {
         let requests = Arc::new(AtomicU64::new(0));
         let faults = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, f, s) = (requests.clone(), faults.clone(), stop.clone());
+        let max_in_flight = Arc::new(AtomicU64::new(0));
+        let in_flight = Arc::new(AtomicU64::new(0));
+        let (r, f, s, m) = (
+            requests.clone(),
+            faults.clone(),
+            stop.clone(),
+            max_in_flight.clone(),
+        );
         std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
@@ -42,7 +51,13 @@ impl FaultProxy {
                         if fault != Fault::Pass {
                             f.fetch_add(1, Ordering::Relaxed);
                         }
-                        std::thread::spawn(move || serve(conn, upstream, fault));
+                        let (now, max) = (in_flight.clone(), m.clone());
+                        std::thread::spawn(move || {
+                            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                            max.fetch_max(n, Ordering::SeqCst);
+                            serve(conn, upstream, fault);
+                            now.fetch_sub(1, Ordering::SeqCst);
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -50,6 +65,7 @@ impl FaultProxy {
         });
         FaultProxy {
             port,
+            max_in_flight,
             requests,
             faults,
             stop,
@@ -115,6 +131,8 @@ fn serve(mut conn: TcpStream, upstream: u16, fault: Fault) {
     };
     match fault {
         Fault::Pass => {
+            // A little latency, so that concurrent requests overlap visibly.
+            std::thread::sleep(Duration::from_millis(20));
             let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else {
                 return;
             };
