@@ -50,7 +50,9 @@ pub struct AzureBlobConfig {
     /// Timeout of one request, in seconds (default 30).
     pub timeout_secs: f64,
     /// Seconds between re-discoveries of the resource folders (new NSGs or flow logs)
-    /// (default 3600). Discovery lists folder names only, never the hourly blobs.
+    /// (default 3600). Discovery lists folder names only, never the hourly blobs. Keep it
+    /// at most `lookback_hours - 1` hours, so a new NSG's first hour is still listed when
+    /// it is found.
     pub rediscover_secs: f64,
     /// Where per-blob checkpoints are kept (default `nsgflow-checkpoints`). Keep it on
     /// a persistent disk: it is what makes a restart resume instead of re-reading.
