@@ -119,9 +119,7 @@ impl CheckpointStore {
             )
         })
     }
-}
 
-impl CheckpointStore {
     /// Deletes checkpoint files last written more than `age` ago; returns how many.
     pub fn prune_older_than(&self, age: std::time::Duration) -> Result<usize, String> {
         let now = std::time::SystemTime::now();
