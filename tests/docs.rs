@@ -1,6 +1,7 @@
 //! The documentation says what the code does: the L7 table in `docs/schema.md` is the one
 //! in `plugin/src/l7.rs`, and `docs/config.example.yaml` loads and means what it says.
 
+use nsgflow::blob::config::AzureBlobConfig;
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
 use nsgflow::l7::{Transport, L7_PORTS};
@@ -48,4 +49,18 @@ fn example_config_loads_and_classifies() {
     assert_eq!((class.as_str(), net), ("internal", Some("spoke-shop")));
     let (_, net) = cl.classify("168.63.129.16".parse().unwrap());
     assert_eq!(net, Some("azure-dns"));
+}
+
+#[test]
+fn example_config_azure_blob_section_is_the_defaults_but_the_checkpoint_dir() {
+    let c = Config::load(&tests_dir().join("../docs/config.example.yaml")).unwrap();
+    let want = AzureBlobConfig {
+        checkpoint_dir: "/var/lib/nsgflow/checkpoints".into(),
+        ..AzureBlobConfig::default()
+    };
+    assert_eq!(c.azure_blob, want);
+    assert_eq!(c.azure_blob.validate(), Ok(()));
+    // A typo is an error naming the key.
+    let e = Config::from_yaml("azure_blob:\n  lookback_hour: 3\n").unwrap_err();
+    assert!(e.contains("lookback_hour"), "{e}");
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
+use crate::blob::config::AzureBlobConfig;
 use crate::classify::{Classifier, NamedNetwork};
 use crate::encode::{EncodeOptions, Format};
 
@@ -34,6 +35,8 @@ pub struct Config {
     pub networks: BTreeMap<String, Vec<Cidr>>,
     /// Splunk HEC envelope settings.
     pub splunk: SplunkConfig,
+    /// Where `nsgflow tail` reads flow logs in Azure Blob Storage, and how politely.
+    pub azure_blob: AzureBlobConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

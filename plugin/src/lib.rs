@@ -13,6 +13,7 @@
 //! | encoding | [`encode`] |
 //! | output, counters | [`output`], [`stats`] |
 //! | the whole path | [`engine`], configured by [`config`] |
+//! | Azure Blob Storage source (`nsgflow tail`) | [`blob`] |
 //!
 //! ```
 //! use nsgflow::encode::{encoder, EncodeOptions, Format};
@@ -33,6 +34,7 @@
 //! assert!(text.contains(r#""nsg":"WEB-NSG""#));
 //! ```
 
+pub mod blob;
 pub mod classify;
 pub mod community_id;
 pub mod config;

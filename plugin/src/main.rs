@@ -31,6 +31,12 @@ struct Cli {
 enum Command {
     /// Explode flow-log blobs, records or NDJSON into one event per flow tuple.
     Process(ProcessArgs),
+    /// Read flow logs straight from Azure Blob Storage, only the new blocks of each blob.
+    Tail(cli::tail::TailArgs),
+}
+
+mod cli {
+    pub mod tail;
 }
 
 #[derive(clap::Args)]
@@ -58,7 +64,7 @@ struct ProcessArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
+pub(crate) enum FormatArg {
     Flat,
     Ecs,
     Splunk,
@@ -87,6 +93,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Process(args) => match process(args) {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("nsgflow: error: {message}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Tail(args) => match cli::tail::run(args) {
             Ok(code) => code,
             Err(message) => {
                 eprintln!("nsgflow: error: {message}");
@@ -290,7 +303,7 @@ fn process_stdin<W: Write>(
             writer: &mut *writer,
         };
         let (s, consumed) = engine.process_part("-", text, record_index, true, &mut h, dead);
-        merge(&mut summary, &s);
+        summary.add(&s);
         record_index = s.next_record_index;
         pending.drain(..consumed);
         retry_at = if consumed == 0 { pending.len() * 2 } else { 0 };
@@ -304,15 +317,6 @@ fn process_stdin<W: Write>(
         writer,
     };
     let (s, _) = engine.process_part("-", text, record_index, false, &mut h, dead);
-    merge(&mut summary, &s);
+    summary.add(&s);
     Ok(engine.finish_input(total, summary))
-}
-
-fn merge(total: &mut nsgflow::record::WalkSummary, part: &nsgflow::record::WalkSummary) {
-    total.records += part.records;
-    total.rejected_records += part.rejected_records;
-    total.incomplete |= part.incomplete;
-    total.foreign_values += part.foreign_values;
-    total.values += part.values;
-    total.next_record_index = part.next_record_index;
 }

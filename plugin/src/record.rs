@@ -197,6 +197,18 @@ pub struct WalkSummary {
     pub next_record_index: usize,
 }
 
+impl WalkSummary {
+    /// Adds the counts of a later piece of the same input (see [`walk_with`]).
+    pub fn add(&mut self, part: &WalkSummary) {
+        self.records += part.records;
+        self.rejected_records += part.rejected_records;
+        self.incomplete |= part.incomplete;
+        self.foreign_values += part.foreign_values;
+        self.values += part.values;
+        self.next_record_index = part.next_record_index;
+    }
+}
+
 static NEXT_GROUP_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 fn next_group_id() -> u64 {
