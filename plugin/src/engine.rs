@@ -79,9 +79,10 @@ impl Engine {
         handler: &mut impl EventHandler,
         dead: &mut DeadLetterWriter,
     ) -> (record::WalkSummary, usize) {
+        self.enricher.refresh();
         let mut sink = Sink {
             name,
-            enricher: &self.enricher,
+            enricher: &mut self.enricher,
             stats: &mut self.stats,
             handler,
             dead,
@@ -90,6 +91,7 @@ impl Engine {
         let (summary, consumed) = record::walk_with(text, first_record, partial, &mut sink);
         let first = sink.first_not_flow_log.take();
         self.stats.records += summary.records as u64;
+        self.stats.reputation = self.enricher.reputation.as_ref().map(|r| r.stats());
         if self.not_flow_log_detail.is_none() {
             self.not_flow_log_detail = first;
         }
@@ -118,7 +120,7 @@ impl Engine {
 
 struct Sink<'s, H: EventHandler> {
     name: &'s str,
-    enricher: &'s Enricher,
+    enricher: &'s mut Enricher,
     stats: &'s mut Stats,
     handler: &'s mut H,
     dead: &'s mut DeadLetterWriter,
