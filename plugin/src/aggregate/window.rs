@@ -242,7 +242,14 @@ impl Aggregator {
             Some(i) => i,
             None => {
                 if self.live_keys >= self.max_keys {
-                    self.flush_window(0, FlushReason::MaxKeys, emit);
+                    // The oldest window that holds keys (maybe this tuple's own).
+                    while self.live_keys >= self.max_keys {
+                        let Some(oldest) = self.windows.iter().position(|w| !w.entries.is_empty())
+                        else {
+                            break;
+                        };
+                        self.flush_window(oldest, FlushReason::MaxKeys, emit);
+                    }
                     w = self.window_index(start, late);
                 }
                 self.insert(w, hash, t.key)
