@@ -4,7 +4,8 @@
 //! with a stack of the prefixes still open cuts the address space into segments, each
 //! covered by the same stack of prefixes. The caller turns each stack (outermost first,
 //! most specific last) into one value, or none; adjacent segments with the same value are
-//! merged. A lookup is then one binary search over `starts`.
+//! merged. A lookup is then one binary search over `starts` (for IPv4, only over the
+//! ranges that start in the address's /16, found through a 64K-entry index).
 //!
 //! Memory is 12 bytes per IPv4 range and 36 per IPv6 range (start, end, value), with no
 //! pointers: 1M prefixes build in well under a second and take about 12 MB
@@ -62,9 +63,14 @@ impl<A: Copy + Ord> Ranges<A> {
 }
 
 /// A longest-prefix-match table for IPv4 and IPv6 (IPv4-mapped IPv6 looks up as IPv4).
+///
+/// IPv4 has a first-level index by the top 16 bits (256 KiB): `v4_index[h]` is the first
+/// range starting at or after `h << 16`, so a lookup binary-searches only the few ranges
+/// that start inside its /16 (one or two cache lines) instead of all of them.
 #[derive(Debug, Clone, Default)]
 pub struct PrefixTable {
     v4: Ranges<u32>,
+    v4_index: Vec<u32>,
     v6: Ranges<u128>,
 }
 
@@ -103,16 +109,38 @@ impl PrefixTable {
         table.v6.starts.shrink_to_fit();
         table.v6.ends.shrink_to_fit();
         table.v6.values.shrink_to_fit();
+        if !table.v4.starts.is_empty() {
+            let starts = &table.v4.starts;
+            table.v4_index = (0..=1u64 << 16)
+                .map(|h| starts.partition_point(|&s| (s as u64) < h << 16) as u32)
+                .collect();
+        }
         table
+    }
+
+    #[inline]
+    fn get_v4(&self, a: u32) -> Option<u32> {
+        if self.v4_index.is_empty() {
+            return None;
+        }
+        let h = (a >> 16) as usize;
+        let (lo, hi) = (self.v4_index[h] as usize, self.v4_index[h + 1] as usize);
+        let i = lo + self.v4.starts[lo..hi].partition_point(|&s| s <= a);
+        // `i` is one past the last range starting at or before `a` (maybe one in an
+        // earlier /16 that reaches into this one).
+        if i == 0 || self.v4.ends[i - 1] < a {
+            return None;
+        }
+        Some(self.v4.values[i - 1])
     }
 
     /// The value of the segment `ip` falls in.
     #[inline]
     pub fn get(&self, ip: IpAddr) -> Option<u32> {
         match ip {
-            IpAddr::V4(a) => self.v4.get(u32::from(a)),
+            IpAddr::V4(a) => self.get_v4(u32::from(a)),
             IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(v4) => self.v4.get(u32::from(v4)),
+                Some(v4) => self.get_v4(u32::from(v4)),
                 None => self.v6.get(u128::from(a)),
             },
         }
@@ -129,7 +157,7 @@ impl PrefixTable {
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.v4.heap_bytes() + self.v6.heap_bytes()
+        self.v4.heap_bytes() + self.v4_index.capacity() * 4 + self.v6.heap_bytes()
     }
 }
 

@@ -14,7 +14,6 @@
 //! assert!("src_ip,vlan".parse::<KeySpec>().unwrap_err().contains("vlan"));
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
@@ -239,11 +238,25 @@ pub struct Context {
     pub observer: Option<String>,
 }
 
+/// A (rule, resource) pair, looked up by borrowed strings without allocating.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PairKey(Box<str>, Box<str>);
+
+#[derive(Hash)]
+struct PairRef<'a>(&'a str, &'a str);
+
+impl hashbrown::Equivalent<PairKey> for PairRef<'_> {
+    fn equivalent(&self, key: &PairKey) -> bool {
+        *key.0 == *self.0 && *key.1 == *self.1
+    }
+}
+
 /// Interned contexts. Rules and resources are few (hundreds), so this only grows a little;
-/// a tuple pays a hash only when its flow group differs from the last one.
+/// a tuple pays a hash only when its flow group differs from the last one, and allocates
+/// only for a pair never seen before.
 #[derive(Debug, Default)]
 pub struct ContextTable {
-    ids: HashMap<(String, String), u32>,
+    ids: hashbrown::HashMap<PairKey, u32, std::hash::RandomState>,
     contexts: Vec<Context>,
     last_group: u64,
     last_id: u32,
@@ -274,10 +287,7 @@ impl ContextTable {
         } else {
             None
         };
-        let lookup = (
-            rule.unwrap_or("").to_string(),
-            resource.unwrap_or("").to_string(),
-        );
+        let lookup = PairRef(rule.unwrap_or(""), resource.unwrap_or(""));
         if let Some(&id) = self.ids.get(&lookup) {
             return id;
         }
@@ -292,7 +302,8 @@ impl ContextTable {
         };
         let id = self.contexts.len() as u32;
         self.contexts.push(ctx);
-        self.ids.insert(lookup, id);
+        self.ids
+            .insert(PairKey(lookup.0.into(), lookup.1.into()), id);
         id
     }
 
