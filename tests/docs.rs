@@ -54,11 +54,14 @@ fn example_config_loads_and_classifies() {
         c.reputation.feeds[1].format_or_guess(),
         nsgflow::reputation::FeedFormat::Spamhaus
     );
-    assert_eq!(c.reputation.cache.capacity, 65_536);
+    assert_eq!(c.reputation.cache.capacity, 0);
     assert!(c.topology.is_some() && c.service_tags.is_some());
     assert!(!c.aggregate.enabled);
     assert_eq!(c.aggregate.window.as_secs(), 600);
-    assert_eq!(c.aggregate.key, nsgflow::aggregate::KeySpec::TRAFFIC_ANALYTICS);
+    assert_eq!(
+        c.aggregate.key,
+        nsgflow::aggregate::KeySpec::TRAFFIC_ANALYTICS
+    );
     assert_eq!(c.aggregate.allowed_lateness.as_secs(), 300);
 }
 
@@ -72,5 +75,8 @@ fn example_topology_loads_and_places_addresses() {
         (Some("vnet-shop-prod-weu"), Some("snet-api"))
     );
     let gw = t.site("192.168.7.1".parse().unwrap()).unwrap();
-    assert_eq!(gw.gateway.as_ref().map(|g| g.1.as_str()), Some("onprem-dc1"));
+    assert_eq!(
+        gw.gateway.as_ref().map(|g| g.1.as_str()),
+        Some("onprem-dc1")
+    );
 }

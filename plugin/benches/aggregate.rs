@@ -54,6 +54,41 @@ fn exploded(blob: &str, key: KeySpec) -> Vec<TupleIn> {
     c.out
 }
 
+/// A skewed hour of tuples, as a busy subnet sees it: 50 VMs, peers drawn Zipf-like from
+/// 5,000, a few service ports, random ephemeral source ports; a tuple every 18 ms.
+fn skewed(n: usize) -> Vec<TupleIn> {
+    let mut r = data::Rng::new(21);
+    let mut cdf = Vec::new();
+    let mut acc = 0.0;
+    for rank in 1..=5_000 {
+        acc += 1.0 / (rank as f64).powf(1.1);
+        cdf.push(acc);
+    }
+    const PORTS: [u16; 6] = [443, 443, 443, 80, 53, 1433];
+    (0..n)
+        .map(|i| {
+            let u = (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * acc;
+            let peer = cdf.partition_point(|&c| c < u) as u32;
+            TupleIn {
+                timestamp_ms: 1_772_445_600_000 + i as u64 * 18,
+                key: FlowKey {
+                    src: [0x0A14_0200 | r.below(50) as u32, 0, 0, 0],
+                    dst: [0x2D00_0000 | peer, 0, 0, 0],
+                    src_port: 0,
+                    dst_port: PORTS[(peer % 6) as usize],
+                    protocol: 6,
+                    flags: 1,
+                    context: 0,
+                },
+                src_port: 32_768 + r.below(28_000) as u16,
+                state: 0,
+                packets: [10, 12],
+                bytes: [1_400, 9_000],
+            }
+        })
+        .collect()
+}
+
 /// Bytes per live key: `n` distinct keys in one window, heap bytes over keys.
 fn bytes_per_key(n: usize, key: KeySpec) -> (f64, usize) {
     let mut agg = Aggregator::new(&AggregateConfig {
@@ -95,6 +130,35 @@ fn bench(c: &mut Criterion) {
     }
 
     let blob = data::blob(TUPLES, 7);
+    {
+        let mut engine = Engine::default();
+        let mut enc = encoder(Format::Flat, &EncodeOptions::default());
+        let mut out = EventWriter::new(std::io::sink());
+        for (key, name) in [
+            (KeySpec::FIVE_TUPLE, "5tuple"),
+            (KeySpec::TRAFFIC_ANALYTICS, "traffic-analytics"),
+        ] {
+            for window in [60, 600] {
+                let cfg = AggregateConfig {
+                    window: nsgflow::aggregate::Seconds(window),
+                    ..config(key)
+                };
+                let mut agg = Aggregation::new(&cfg, engine.enricher.clone());
+                engine.process(
+                    "bench",
+                    &blob,
+                    &mut agg.lines(enc.as_mut(), &mut out),
+                    &mut DeadLetterWriter::new(None),
+                );
+                agg.finish(FlushReason::EndOfInput, enc.as_mut(), &mut out);
+                println!(
+                    "{name}, {window} s windows: {} aggregates from {TUPLES} tuples ({:.1}%)",
+                    agg.aggregator.stats.aggregates,
+                    100.0 * agg.aggregator.stats.aggregates as f64 / TUPLES as f64
+                );
+            }
+        }
+    }
     let mut group = c.benchmark_group("aggregate");
     group.throughput(Throughput::Elements(TUPLES as u64));
     group.sample_size(20);
@@ -109,23 +173,67 @@ fn bench(c: &mut Criterion) {
         assert_eq!(tuples.len(), TUPLES);
         let cfg = config(key);
         // The aggregator alone, from exploded tuples to flushed aggregates.
-        group.bench_with_input(BenchmarkId::new("aggregator", name), &tuples, |b, tuples| {
-            b.iter_batched(
-                || Aggregator::new(&cfg),
-                |mut agg| {
-                    let mut n = 0u64;
-                    for t in tuples {
-                        agg.add(t, &mut |a| n += a.counts.tuples as u64);
-                    }
-                    agg.flush_all(FlushReason::EndOfInput, &mut |a| {
-                        n += a.counts.tuples as u64
-                    });
-                    assert_eq!(n, TUPLES as u64);
-                    black_box(agg)
-                },
-                BatchSize::LargeInput,
-            )
-        });
+        group.bench_with_input(
+            BenchmarkId::new("aggregator", name),
+            &tuples,
+            |b, tuples| {
+                b.iter_batched(
+                    || Aggregator::new(&cfg),
+                    |mut agg| {
+                        let mut n = 0u64;
+                        for t in tuples {
+                            agg.add(t, &mut |a| n += a.counts.tuples as u64);
+                        }
+                        agg.flush_all(FlushReason::EndOfInput, &mut |a| {
+                            n += a.counts.tuples as u64
+                        });
+                        assert_eq!(n, TUPLES as u64);
+                        black_box(agg)
+                    },
+                    BatchSize::LargeInput,
+                )
+            },
+        );
+    }
+
+    // A skewed stream (traffic-analytics key: the source port is not in it).
+    let stream = skewed(TUPLES);
+    for window in [60u64, 600] {
+        let cfg = AggregateConfig {
+            window: nsgflow::aggregate::Seconds(window),
+            ..config(KeySpec::TRAFFIC_ANALYTICS)
+        };
+        let mut agg = Aggregator::new(&cfg);
+        let mut n = 0u64;
+        for t in &stream {
+            agg.add(t, &mut |_| n += 1);
+        }
+        agg.flush_all(FlushReason::EndOfInput, &mut |_| n += 1);
+        println!(
+            "skewed stream, traffic-analytics, {window} s windows: {n} aggregates from {TUPLES} tuples ({:.1}%)",
+            100.0 * n as f64 / TUPLES as f64
+        );
+        group.bench_with_input(
+            BenchmarkId::new("aggregator_skewed_ta", format!("{window}s")),
+            &stream,
+            |b, stream| {
+                b.iter_batched(
+                    || Aggregator::new(&cfg),
+                    |mut agg| {
+                        for t in stream {
+                            agg.add(t, &mut |a| {
+                                black_box(a.counts.tuples);
+                            });
+                        }
+                        agg.flush_all(FlushReason::EndOfInput, &mut |a| {
+                            black_box(a.counts.tuples);
+                        });
+                        black_box(agg)
+                    },
+                    BatchSize::LargeInput,
+                )
+            },
+        );
     }
 
     // The whole path: blob -> events -> aggregates -> NDJSON, against blob -> events -> NDJSON.

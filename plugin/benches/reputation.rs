@@ -43,7 +43,8 @@ fn feeds_v6() -> Vec<LoadedFeed> {
         parsed: ParsedFeed::default(),
     };
     for _ in 0..PREFIXES {
-        let a = (0x2a0u128 << 116) | ((r.next_u64() as u128) << 52 | r.next_u64() as u128 >> 12) & ((1u128 << 116) - 1);
+        let a = (0x2a0u128 << 116)
+            | ((r.next_u64() as u128) << 52 | r.next_u64() as u128 >> 12) & ((1u128 << 116) - 1);
         let len = [48u8, 56, 64, 128][r.below(4) as usize];
         let net = Ipv6Net::new(Ipv6Addr::from(a), len).unwrap().trunc();
         feed.parsed.entries.push(FeedEntry {
@@ -88,7 +89,9 @@ fn feeds() -> Vec<LoadedFeed> {
             80..=94 => 24,
             _ => 16 + r.below(8) as u8,
         };
-        let net = Ipv4Net::new(Ipv4Addr::from(public_v4(&mut r)), len).unwrap().trunc();
+        let net = Ipv4Net::new(Ipv4Addr::from(public_v4(&mut r)), len)
+            .unwrap()
+            .trunc();
         feeds[i % 3].parsed.entries.push(FeedEntry {
             net: IpNet::V4(net),
             category: None,
@@ -170,9 +173,46 @@ fn bench(c: &mut Criterion) {
             )),
         })
         .collect();
-    assert!(peers6.iter().filter(|p| table6.lookup(**p).is_some()).count() >= DISTINCT / 10);
+    assert!(
+        peers6
+            .iter()
+            .filter(|p| table6.lookup(**p).is_some())
+            .count()
+            >= DISTINCT / 10
+    );
     let zipf6 = zipf_over(peers6, 6);
     let shared6 = Arc::new(SharedTable::new(table6));
+
+    // Paired, interleaved rounds (robust to a busy shared machine): median ns per lookup.
+    for (mix_name, mix, shared) in [
+        ("zipf", &zipf, &shared),
+        ("uniform", &uniform, &shared),
+        ("zipf_ipv6", &zipf6, &shared6),
+    ] {
+        let mut off = Reputation::with_shared(shared.clone(), None);
+        let mut on = Reputation::with_shared(shared.clone(), Some(IpCache::new(65_536, 3600)));
+        let (mut t_off, mut t_on) = (Vec::new(), Vec::new());
+        for _ in 0..11 {
+            for (rep, times) in [(&mut off, &mut t_off), (&mut on, &mut t_on)] {
+                let t = Instant::now();
+                let mut listed = 0u32;
+                for ip in mix.iter() {
+                    listed += rep.lookup(*ip).is_some() as u32;
+                }
+                black_box(listed);
+                times.push(t.elapsed().as_secs_f64() * 1e9 / mix.len() as f64);
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (a, b) = (median(&mut t_off), median(&mut t_on));
+        println!(
+            "paired {mix_name}: cache off {a:.0} ns/lookup, 64K LRU cache {b:.0} ns/lookup (on/off {:.2})",
+            b / a
+        );
+    }
 
     let mut group = c.benchmark_group("reputation_build");
     group.sample_size(10);

@@ -236,6 +236,8 @@ pub struct Context {
     pub resource_group: Option<String>,
     /// The NSG, else the resource a VNet flow log watches.
     pub observer: Option<String>,
+    /// The fields above as the encoders write them, each led by a comma (rendered once).
+    pub fields_json: Vec<u8>,
 }
 
 /// A (rule, resource) pair, looked up by borrowed strings without allocating.
@@ -292,14 +294,16 @@ impl ContextTable {
             return id;
         }
         let origin = Origin::of(e.record, e.group);
-        let ctx = Context {
+        let mut ctx = Context {
             rule: rule.map(str::to_string),
             resource_id: resource.map(str::to_string),
             kind: resource.map(|_| e.record.kind),
             subscription_id: resource.and(origin.subscription_id).map(str::to_string),
             resource_group: resource.and(origin.resource_group).map(str::to_string),
             observer: resource.and(origin.observer()).map(str::to_string),
+            fields_json: Vec::new(),
         };
+        ctx.fields_json = crate::encode::aggregate::render_context(&ctx);
         let id = self.contexts.len() as u32;
         self.contexts.push(ctx);
         self.ids
@@ -312,7 +316,8 @@ impl ContextTable {
     }
 
     /// A context id for tests and benches that build keys by hand.
-    pub fn push(&mut self, ctx: Context) -> u32 {
+    pub fn push(&mut self, mut ctx: Context) -> u32 {
+        ctx.fields_json = crate::encode::aggregate::render_context(&ctx);
         self.contexts.push(ctx);
         self.contexts.len() as u32 - 1
     }

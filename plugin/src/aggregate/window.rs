@@ -365,7 +365,8 @@ impl Aggregator {
         win.entries.clear();
         win.index.clear();
         win.ports.clear();
-        if self.spare.is_empty() {
+        // Keep a few emptied windows: new ones reuse their allocations.
+        if self.spare.len() < 4 {
             self.spare.push(win);
         }
         self.next_close_ms = self

@@ -4,9 +4,10 @@
 
 use super::enrich::{self, Enrichment};
 use super::json::Obj;
-use crate::aggregate::AggregateEvent;
+use crate::aggregate::{AggregateEvent, Context};
 use crate::k;
 use crate::record::FlowLogKind;
+use crate::time::Rfc3339Writer;
 
 /// The enrichment of an aggregate's sides.
 pub fn enrichment<'a, 'e>(a: &'a AggregateEvent<'e>) -> Enrichment<'a, 'e> {
@@ -19,11 +20,11 @@ pub fn enrichment<'a, 'e>(a: &'a AggregateEvent<'e>) -> Enrichment<'a, 'e> {
 }
 
 /// `window_start`, `window_end`, `first_seen`, `last_seen`.
-pub fn write_window(o: &mut Obj<'_>, a: &AggregateEvent<'_>) {
-    o.time_ms(k!("window_start"), a.window_start_ms);
-    o.time_ms(k!("window_end"), a.window_end_ms);
-    o.time_ms(k!("first_seen"), a.first_seen_ms);
-    o.time_ms(k!("last_seen"), a.last_seen_ms);
+pub fn write_window(o: &mut Obj<'_>, a: &AggregateEvent<'_>, time: &mut Rfc3339Writer) {
+    o.time_with(k!("window_start"), time, a.window_start_ms);
+    o.time_with(k!("window_end"), time, a.window_end_ms);
+    o.time_with(k!("first_seen"), time, a.first_seen_ms);
+    o.time_with(k!("last_seen"), time, a.last_seen_ms);
 }
 
 /// `tuples`, `flows_begun`, `flows_ended`, `flows_denied`, `distinct_src_ports`.
@@ -68,9 +69,15 @@ pub fn write_classes(o: &mut Obj<'_>, a: &AggregateEvent<'_>) {
 }
 
 /// `rule`, `flow_log_kind`, `subscription_id`, `resource_group`, `nsg` or
-/// `target_resource`, `resource_id`: what is in the key.
+/// `target_resource`, `resource_id`: what is in the key (rendered once per context).
 pub fn write_context(o: &mut Obj<'_>, a: &AggregateEvent<'_>) {
-    let c = a.context;
+    o.splice(&a.context.fields_json);
+}
+
+/// Renders a context's fields, each led by a comma, for [`write_context`].
+pub fn render_context(c: &Context) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut o = Obj::resume(&mut out, false);
     o.opt_str(k!("rule"), c.rule.as_deref());
     if let Some(kind) = c.kind {
         o.clean_str(k!("flow_log_kind"), kind.as_str());
@@ -82,12 +89,13 @@ pub fn write_context(o: &mut Obj<'_>, a: &AggregateEvent<'_>) {
         _ => o.opt_str(k!("nsg"), c.observer.as_deref()),
     }
     o.opt_str(k!("resource_id"), c.resource_id.as_deref());
+    out
 }
 
 /// The `nsgflow.aggregate` object of the ECS, Splunk and OCSF renderings.
-pub fn write_aggregate_object(o: &mut Obj<'_>, a: &AggregateEvent<'_>) {
+pub fn write_aggregate_object(o: &mut Obj<'_>, a: &AggregateEvent<'_>, time: &mut Rfc3339Writer) {
     let mut ag = o.object(k!("aggregate"));
-    write_window(&mut ag, a);
+    write_window(&mut ag, a, time);
     write_counts(&mut ag, a);
     write_flush(&mut ag, a);
     ag.close();

@@ -23,6 +23,18 @@ use crate::time::Rfc3339Writer;
 
 pub const ECS_VERSION: &str = "8.17.0";
 
+/// `cloud`: the provider and the subscription.
+fn write_cloud(o: &mut Obj<'_>, subscription_id: Option<&str>) {
+    let mut cloud = o.object(k!("cloud"));
+    cloud.str(k!("provider"), "azure");
+    if let Some(sub) = subscription_id {
+        let mut acct = cloud.object(k!("account"));
+        acct.str(k!("id"), sub);
+        acct.close();
+    }
+    cloud.close();
+}
+
 /// Encodes ECS documents.
 #[derive(Debug, Default)]
 pub struct EcsEncoder {
@@ -75,14 +87,7 @@ impl EcsGroup {
         obs.str(k!("type"), "firewall");
         obs.opt_str(k!("name"), origin.observer());
         obs.close();
-        let mut cloud = o.object(k!("cloud"));
-        cloud.str(k!("provider"), "azure");
-        if let Some(sub) = origin.subscription_id {
-            let mut acct = cloud.object(k!("account"));
-            acct.str(k!("id"), sub);
-            acct.close();
-        }
-        cloud.close();
+        write_cloud(&mut o, origin.subscription_id);
 
         let mut fl = Obj::resume(&mut self.flow_log, false);
         fl.str(k!("kind"), r.kind.as_str());
@@ -233,7 +238,7 @@ impl Encode for EcsEncoder {
     fn encode_aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
         let c = a.counts;
         let mut o = Obj::open(out);
-        o.time_ms(k!("@timestamp"), a.window_start_ms);
+        o.time_with(k!("@timestamp"), &mut self.time, a.window_start_ms);
         let mut ecs = o.object(k!("ecs"));
         ecs.str(k!("version"), ECS_VERSION);
         ecs.close();
@@ -249,8 +254,8 @@ impl Encode for EcsEncoder {
         if let Some(act) = a.action {
             ev.clean_str(k!("action"), act.as_str());
         }
-        ev.time_ms(k!("start"), a.first_seen_ms);
-        ev.time_ms(k!("end"), a.last_seen_ms);
+        ev.time_with(k!("start"), &mut self.time, a.first_seen_ms);
+        ev.time_with(k!("end"), &mut self.time, a.last_seen_ms);
         ev.u64(
             k!("duration"),
             (a.last_seen_ms - a.first_seen_ms).saturating_mul(1_000_000),
@@ -330,19 +335,12 @@ impl Encode for EcsEncoder {
             obs.str(k!("name"), name);
             obs.close();
         }
-        let mut cloud = o.object(k!("cloud"));
-        cloud.str(k!("provider"), "azure");
-        if let Some(sub) = a.context.subscription_id.as_deref() {
-            let mut acct = cloud.object(k!("account"));
-            acct.str(k!("id"), sub);
-            acct.close();
-        }
-        cloud.close();
+        write_cloud(&mut o, a.context.subscription_id.as_deref());
         enrich::write_ecs_threat(&mut o, &agg::enrichment(a));
 
         let mut ns = o.object(k!("nsgflow"));
         agg::write_classes(&mut ns, a);
-        agg::write_aggregate_object(&mut ns, a);
+        agg::write_aggregate_object(&mut ns, a, &mut self.time);
         ns.close();
 
         let mut az = o.object(k!("azure"));

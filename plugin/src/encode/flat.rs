@@ -63,7 +63,7 @@ impl Encode for FlatEncoder {
 impl FlatEncoder {
     fn aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
         let mut o = Obj::open(out);
-        agg::write_window(&mut o, a);
+        agg::write_window(&mut o, a, &mut self.time);
         if let Some(s) = &a.src {
             o.clean_str(k!("src_ip"), s.ip_text);
         }

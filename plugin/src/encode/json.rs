@@ -167,6 +167,15 @@ impl<'o> Obj<'o> {
         out.push(b'"');
     }
 
+    /// The same through a [`crate::time::Rfc3339Writer`], which keeps the date of the day.
+    #[inline]
+    pub fn time_with(&mut self, key: &str, w: &mut crate::time::Rfc3339Writer, ms: u64) {
+        let out = self.key(key);
+        out.push(b'"');
+        w.write(out, ms);
+        out.push(b'"');
+    }
+
     /// Writes a key and pre-rendered JSON for its value.
     #[inline(always)]
     pub fn raw(&mut self, key: &str, json: &[u8]) {

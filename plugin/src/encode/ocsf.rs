@@ -20,10 +20,40 @@ use crate::record::FlowLogKind;
 
 pub const OCSF_VERSION: &str = "1.8.0";
 
+/// `cloud`: the provider and the subscription.
+fn write_cloud(o: &mut Obj<'_>, subscription_id: Option<&str>) {
+    let mut cloud = o.object(k!("cloud"));
+    cloud.str(k!("provider"), "Azure");
+    if let Some(sub) = subscription_id {
+        let mut acct = cloud.object(k!("account"));
+        acct.str(k!("uid"), sub);
+        acct.close();
+    }
+    cloud.close();
+}
+
+/// Opens `metadata` with the version and product; the caller adds fields and closes it.
+fn write_metadata<'o>(o: &'o mut Obj<'_>, kind: FlowLogKind) -> Obj<'o> {
+    let mut meta = o.object(k!("metadata"));
+    meta.str(k!("version"), OCSF_VERSION);
+    let mut product = meta.object(k!("product"));
+    product.str(
+        k!("name"),
+        match kind {
+            FlowLogKind::Nsg => "Azure NSG flow logs",
+            FlowLogKind::Vnet => "Azure VNet flow logs",
+        },
+    );
+    product.str(k!("vendor_name"), "Microsoft");
+    product.close();
+    meta
+}
+
 /// Encodes OCSF Network Activity events.
 #[derive(Debug, Default)]
 pub struct OcsfEncoder {
     group: OcsfGroup,
+    time: crate::time::Rfc3339Writer,
 }
 
 #[derive(Debug, Default)]
@@ -56,26 +86,8 @@ impl OcsfGroup {
         rule.str(k!("name"), e.group.rule);
         rule.opt_str(k!("uid"), e.group.acl_id);
         rule.close();
-        let mut cloud = o.object(k!("cloud"));
-        cloud.str(k!("provider"), "Azure");
-        if let Some(sub) = origin.subscription_id {
-            let mut acct = cloud.object(k!("account"));
-            acct.str(k!("uid"), sub);
-            acct.close();
-        }
-        cloud.close();
-        let mut meta = o.object(k!("metadata"));
-        meta.str(k!("version"), OCSF_VERSION);
-        let mut product = meta.object(k!("product"));
-        product.str(
-            k!("name"),
-            match r.kind {
-                FlowLogKind::Nsg => "Azure NSG flow logs",
-                FlowLogKind::Vnet => "Azure VNet flow logs",
-            },
-        );
-        product.str(k!("vendor_name"), "Microsoft");
-        product.close();
+        write_cloud(&mut o, origin.subscription_id);
+        let mut meta = write_metadata(&mut o, r.kind);
         meta.opt_str(k!("log_name"), h.category.as_deref());
         meta.opt_str(k!("original_time"), h.time.as_deref());
         meta.close();
@@ -288,33 +300,14 @@ impl Encode for OcsfEncoder {
             r.str(k!("name"), rule);
             r.close();
         }
-        let mut cloud = o.object(k!("cloud"));
-        cloud.str(k!("provider"), "Azure");
-        if let Some(sub) = ctx.subscription_id.as_deref() {
-            let mut acct = cloud.object(k!("account"));
-            acct.str(k!("uid"), sub);
-            acct.close();
-        }
-        cloud.close();
-        let mut meta = o.object(k!("metadata"));
-        meta.str(k!("version"), OCSF_VERSION);
-        let mut product = meta.object(k!("product"));
-        product.str(
-            k!("name"),
-            match ctx.kind {
-                Some(FlowLogKind::Vnet) => "Azure VNet flow logs",
-                _ => "Azure NSG flow logs",
-            },
-        );
-        product.str(k!("vendor_name"), "Microsoft");
-        product.close();
-        meta.close();
+        write_cloud(&mut o, ctx.subscription_id.as_deref());
+        write_metadata(&mut o, ctx.kind.unwrap_or(FlowLogKind::Nsg)).close();
         enrich::write_ocsf_osint(&mut o, &agg::enrichment(a));
         let mut un = o.object(k!("unmapped"));
         let mut ns = un.object(k!("nsgflow"));
         agg::write_classes(&mut ns, a);
         ns.opt_clean_str(k!("l7_protocol"), a.l7_protocol);
-        agg::write_aggregate_object(&mut ns, a);
+        agg::write_aggregate_object(&mut ns, a, &mut self.time);
         ns.close();
         let mut az = un.object(k!("azure"));
         if let Some(dir) = a.direction {

@@ -26,6 +26,7 @@ pub struct SplunkEncoder {
     sourcetype: String,
     index: String,
     group: SplunkGroup,
+    time: crate::time::Rfc3339Writer,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +48,7 @@ impl SplunkEncoder {
             sourcetype: options.splunk_sourcetype.clone(),
             index: options.splunk_index.clone(),
             group: SplunkGroup::default(),
+            time: crate::time::Rfc3339Writer::default(),
         }
     }
 
@@ -197,7 +199,7 @@ impl Encode for SplunkEncoder {
         enrich::write_splunk_threat(&mut ev, &agg::enrichment(a));
         let mut ns = ev.object(k!("nsgflow"));
         agg::write_classes(&mut ns, a);
-        agg::write_aggregate_object(&mut ns, a);
+        agg::write_aggregate_object(&mut ns, a, &mut self.time);
         ns.close();
         let mut az = ev.object(k!("azure"));
         agg::write_context(&mut az, a);
