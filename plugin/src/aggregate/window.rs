@@ -5,8 +5,8 @@
 //! - A window `[start, start + window)` is *closed* once the watermark (the newest event
 //!   time seen minus `allowed_lateness`) reaches its end; it is then flushed.
 //! - A tuple for a closed window is *late*: it is never dropped, it joins a late window for
-//!   the same interval, flushed with the next window that closes (or at the end). The
-//!   newest tuple's window is never closed, so there always is a next one.
+//!   the same interval, flushed when late data moves on to another window, with the next
+//!   window that closes, or at the end.
 //! - At `max_keys` live keys, the oldest window is flushed early before a new key goes in.
 //!
 //! Each window is a slab of entries (`Vec`, grown by a quarter at a time) indexed by a
@@ -186,6 +186,8 @@ pub struct Aggregator {
     /// The end of the oldest on-time window, or `u64::MAX`: a flush pass is due when the
     /// watermark reaches it.
     next_close_ms: u64,
+    /// The window the last late tuple went to.
+    last_late_start: Option<u64>,
     pub stats: AggregateStats,
 }
 
@@ -201,6 +203,7 @@ impl Aggregator {
             live_keys: 0,
             max_event_ms: 0,
             next_close_ms: u64::MAX,
+            last_late_start: None,
             stats: AggregateStats::default(),
         }
     }
@@ -230,6 +233,12 @@ impl Aggregator {
         let start = t.timestamp_ms - t.timestamp_ms % self.window_ms;
         let late = start + self.window_ms <= self.watermark();
         self.stats.late_tuples += late as u64;
+        if late && self.last_late_start != Some(start) {
+            // Late data moved on to another window (a replay, or another NIC's older blob
+            // read after a newer one): the late windows it left are complete enough to go.
+            self.last_late_start = Some(start);
+            self.flush_late(emit);
+        }
         let hash = t.key.hash();
         let mut w = self.window_index(start, late);
         let found = {
@@ -322,6 +331,18 @@ impl Aggregator {
         slot
     }
 
+    /// Flushes every late window.
+    fn flush_late(&mut self, emit: &mut impl FnMut(&Aggregate<'_>)) {
+        let mut i = 0;
+        while i < self.windows.len() {
+            if self.windows[i].late {
+                self.flush_window(i, FlushReason::Late, emit);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// Flushes every closed on-time window and every late window.
     fn flush_closed(&mut self, emit: &mut impl FnMut(&Aggregate<'_>)) {
         let watermark = self.watermark();
@@ -365,8 +386,9 @@ impl Aggregator {
         win.entries.clear();
         win.index.clear();
         win.ports.clear();
-        // Keep a few emptied windows: new ones reuse their allocations.
-        if self.spare.len() < 4 {
+        // Keep a few emptied windows (as many as are usually open at once) so new ones reuse
+        // their allocations; very large ones are freed, not hoarded outside `max_keys`.
+        if self.spare.len() < 8 && win.entries.capacity() <= 1 << 16 {
             self.spare.push(win);
         }
         self.next_close_ms = self
@@ -464,6 +486,34 @@ mod tests {
                 (0, 1, 1, true, FlushReason::Late),
                 (60_000, 1, 2, false, FlushReason::WindowClosed),
                 (180_000, 2, 1, false, FlushReason::EndOfInput),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_late_replay_flushes_window_by_window() {
+        let c = AggregateConfig {
+            window: Seconds(60),
+            allowed_lateness: Seconds(0),
+            ..AggregateConfig::default()
+        };
+        let ts = [10_000, 20_000, 70_000, 130_000];
+        let mut tuples: Vec<TupleIn> = ts.iter().map(|&t| tuple(t, 1)).collect();
+        tuples.push(tuple(1_000_000, 2));
+        // An older blob read after a newer one: all of it is late.
+        tuples.extend(ts.iter().map(|&t| tuple(t, 3)));
+        let out = run(&c, &tuples);
+        let late: Vec<_> = out
+            .iter()
+            .filter(|a| a.3)
+            .map(|a| (a.0, a.2, a.4))
+            .collect();
+        assert_eq!(
+            late,
+            [
+                (0, 2, FlushReason::Late),
+                (60_000, 1, FlushReason::Late),
+                (120_000, 1, FlushReason::EndOfInput),
             ]
         );
     }
