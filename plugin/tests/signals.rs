@@ -68,7 +68,7 @@ fn sigterm_mid_stream_flushes_every_tuple() {
     stdin.write_all(input.as_bytes()).unwrap();
     stdin.flush().unwrap();
     // Stdin stays open: nsgflow is mid-stream, waiting for more. Give it time to read.
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(2000));
     // `kill` as the shell's builtin: no libc, no procps needed.
     let status = Command::new("sh")
         .args(["-c", &format!("kill -TERM {}", child.id())])
