@@ -137,6 +137,11 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     if args.aggregate {
         config.aggregate.enabled = true;
     }
+    if (args.window.is_some() || args.key.is_some()) && !config.aggregate.enabled {
+        return Err(
+            "--window and --key shape aggregation, which is off: add --aggregate (or `aggregate: {enabled: true}` in the config)".into(),
+        );
+    }
     if let Some(w) = args.window {
         config.aggregate.window = w;
     }
