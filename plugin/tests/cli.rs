@@ -300,3 +300,40 @@ fn enrichment_flag_errors_say_what_to_do() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn cache_counters_are_in_the_summary() {
+    // 31 distinct addresses in the two fixtures; a cache of 8 must evict.
+    let config = tmp("small-cache.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "reputation:\n  feeds:\n    - {{name: level1, path: '{}'}}\n  cache: {{capacity: 8, ttl_secs: 60}}\n  reload_interval_secs: 0\n",
+            enrichment("firehol_level1.netset")
+        ),
+    )
+    .unwrap();
+    let out = run(&[
+        "process",
+        fixture("nsg-v2-blob.json").to_str().unwrap(),
+        fixture("vnet-blob.json").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let counters = err
+        .split("cache ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .unwrap_or_else(|| panic!("no cache counters: {err}"));
+    let n: Vec<u64> = counters
+        .split(", ")
+        .map(|p| p.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(n[0] + n[1], 106, "hits + misses = lookups: {err}");
+    assert!(
+        n[1] >= 31 && n[2] > 0,
+        "misses at least the distinct addresses, evictions: {err}"
+    );
+}
