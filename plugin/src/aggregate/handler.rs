@@ -26,6 +26,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::encode::Encode;
 use crate::engine::EventHandler;
@@ -201,8 +202,12 @@ fn render<W: Write>(
     let [src_text, dst_text] = ip_text;
     for (ip, text) in [(src_ip, &mut *src_text), (dst_ip, &mut *dst_text)] {
         text.clear();
-        if let Some(ip) = ip {
-            let _ = write!(text, "{ip}");
+        match ip {
+            Some(IpAddr::V4(a)) => write_ipv4(text, a),
+            Some(ip) => {
+                let _ = write!(text, "{ip}");
+            }
+            None => {}
         }
     }
     let enricher: &Enricher = enricher;
@@ -220,6 +225,18 @@ fn render<W: Write>(
     }
     encoder.encode_aggregate(&ev, writer.buffer());
     writer.end_line();
+}
+
+/// Dotted-quad text without the `fmt` machinery (a fifth of the cost of writing an
+/// aggregate went there).
+fn write_ipv4(text: &mut String, a: Ipv4Addr) {
+    let mut buf = itoa::Buffer::new();
+    for (i, o) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        text.push_str(buf.format(o));
+    }
 }
 
 /// The per-input handler; see [`Aggregation::lines`].
