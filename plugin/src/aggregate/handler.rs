@@ -114,6 +114,8 @@ impl Aggregation {
         encoder: &'a mut dyn Encode,
         writer: &'a mut EventWriter<W>,
     ) -> AggregateLines<'a, W> {
+        // Like the engine, pick up reloaded feeds once per input (or stdin chunk).
+        self.enricher.refresh();
         AggregateLines {
             agg: self,
             encoder,
