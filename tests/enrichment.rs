@@ -281,3 +281,80 @@ fn reload_swaps_in_the_engine_between_chunks() {
     assert_eq!(listed(&mut engine), 3);
     assert_eq!(engine.stats.reputation.unwrap().reloads, 1);
 }
+
+#[test]
+fn reload_while_events_stream_through_the_engine() {
+    let dir = temp_dir("reload-stream");
+    let path = dir.join("level1.netset");
+    // Version A flags one tuple of nsg-v2-blob.json (45.148.10.62), version B two
+    // (80.82.77.139, 92.63.197.153); the broken version must leave the previous one.
+    let a = "45.148.10.0/24\n";
+    let b = "80.82.77.0/24\n92.63.197.0/24\n";
+    let broken = "<!doctype html>\n<title>rate limited</title>\n";
+    replace(&path, a);
+    let config = ReputationConfig {
+        feeds: vec![FeedConfig::new("level1", &path)],
+        reload_interval_secs: 0,
+        ..Default::default()
+    };
+    let rep = Reputation::load(&config).unwrap();
+    let shared = rep.shared().clone();
+    let mut engine = nsgflow::engine::Engine::default();
+    engine.enricher.reputation = Some(rep);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (shared, stop, path, feeds) = (
+            shared.clone(),
+            stop.clone(),
+            path.clone(),
+            config.feeds.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut watcher = Watcher::new(feeds.clone(), reload::load_all(&feeds).unwrap());
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let text = [b, broken, a][i % 3];
+                replace(&path, &format!("{text}#{}\n", " ".repeat(i % 5)));
+                watcher.poll(&shared);
+                i += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let text = std::fs::read_to_string(fixture("nsg-v2-blob.json")).unwrap();
+    let mut enc = nsgflow::encode::encoder(nsgflow::encode::Format::Flat, &Default::default());
+    let mut out = nsgflow::output::EventWriter::new(Vec::new());
+    let mut dead = nsgflow::output::DeadLetterWriter::new(None);
+    let mut seen = std::collections::BTreeMap::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) || seen.len() < 2 {
+        let before = out.buffer().len();
+        engine.process(
+            "blob",
+            &text,
+            &mut nsgflow::engine::EncodeLines {
+                encoder: enc.as_mut(),
+                writer: &mut out,
+            },
+            &mut dead,
+        );
+        let lines = String::from_utf8_lossy(&out.buffer()[before..]).into_owned();
+        out.buffer().clear();
+        assert_eq!(lines.lines().count(), 23);
+        let malicious = lines
+            .lines()
+            .filter(|l| l.contains(r#""malicious":true"#))
+            .count();
+        *seen.entry(malicious).or_insert(0u32) += 1;
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no swap seen: {seen:?}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    // Every run saw exactly one whole version (swaps land between inputs), and both showed.
+    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), [1, 2], "{seen:?}");
+    let stats = engine.stats.reputation.unwrap();
+    assert!(stats.reloads > 0 && stats.reload_errors > 0, "{stats:?}");
+}
