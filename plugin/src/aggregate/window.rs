@@ -195,7 +195,8 @@ impl Aggregator {
     pub fn new(config: &AggregateConfig) -> Self {
         Aggregator {
             spec: config.key,
-            window_ms: config.window.as_millis().max(1),
+            // 1 ms to 24 h (`AggregateConfig::validate` tells users; offsets are u32 ms).
+            window_ms: config.window.as_millis().clamp(1, 86_400_000),
             lateness_ms: config.allowed_lateness.as_millis(),
             max_keys: config.max_keys.max(1),
             windows: Vec::new(),
