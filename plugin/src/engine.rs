@@ -104,9 +104,10 @@ impl Engine {
         dead: &mut DeadLetterWriter,
         progress: Option<&mut Progress>,
     ) -> (record::WalkSummary, usize) {
+        self.enricher.refresh();
         let mut sink = Sink {
             name,
-            enricher: &self.enricher,
+            enricher: &mut self.enricher,
             stats: &mut self.stats,
             handler,
             dead,
@@ -120,6 +121,7 @@ impl Engine {
         }
         let first = sink.first_not_flow_log.take();
         self.stats.records += summary.records as u64;
+        self.stats.reputation = self.enricher.reputation.as_ref().map(|r| r.stats());
         if self.not_flow_log_detail.is_none() {
             self.not_flow_log_detail = first;
         }
@@ -148,7 +150,7 @@ impl Engine {
 
 struct Sink<'s, H: EventHandler> {
     name: &'s str,
-    enricher: &'s Enricher,
+    enricher: &'s mut Enricher,
     stats: &'s mut Stats,
     handler: &'s mut H,
     dead: &'s mut DeadLetterWriter,

@@ -17,7 +17,6 @@ use nsgflow::blob::retry::RetryPolicy;
 use nsgflow::config::Config;
 use nsgflow::encode::{encoder, Format};
 use nsgflow::engine::Engine;
-use nsgflow::event::Enricher;
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 
 use crate::FormatArg;
@@ -93,6 +92,14 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::default(),
     };
+    if config.aggregate.enabled {
+        return Err(
+            "`aggregate` is set in the config, but `nsgflow tail` does not aggregate yet: \
+                    its checkpoints would have to wait for windows to close. Aggregate downstream \
+                    (Vector `reduce`), or run `nsgflow process --aggregate` on synced files"
+                .into(),
+        );
+    }
     let mut cfg = config.azure_blob.clone();
     if !args.containers.is_empty() {
         cfg.containers = args.containers.clone();
@@ -143,10 +150,8 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
     let mut writer = EventWriter::new(open_append(&output)?);
     let mut dead = DeadLetterWriter::new(dead_letter.as_deref().map(open_append).transpose()?);
     let mut enc = encoder(format, &config.encode_options());
-    let mut engine = Engine::new(Enricher::new(
-        config.classifier(),
-        config.community_id_seed.unwrap_or(0),
-    ));
+    // Reputation feeds and topology apply to blob reads as to files.
+    let mut engine = Engine::new(config.enricher()?);
     let interval = Duration::from_secs_f64(cfg.poll_interval_secs);
     let mut source = BlobSource::new(&client, cfg)?;
 

@@ -180,6 +180,24 @@ impl<'o> Obj<'o> {
             .extend_from_slice(if v { b"true" } else { b"false" });
     }
 
+    /// An RFC 3339 timestamp with milliseconds, from milliseconds since the epoch.
+    #[inline]
+    pub fn time_ms(&mut self, key: &str, ms: u64) {
+        let out = self.key(key);
+        out.push(b'"');
+        crate::time::write_rfc3339_ms(out, ms.min(253_402_300_799_999));
+        out.push(b'"');
+    }
+
+    /// The same through a [`crate::time::Rfc3339Writer`], which keeps the date of the day.
+    #[inline]
+    pub fn time_with(&mut self, key: &str, w: &mut crate::time::Rfc3339Writer, ms: u64) {
+        let out = self.key(key);
+        out.push(b'"');
+        w.write(out, ms);
+        out.push(b'"');
+    }
+
     /// Writes a key and pre-rendered JSON for its value.
     #[inline(always)]
     pub fn raw(&mut self, key: &str, json: &[u8]) {
@@ -196,6 +214,40 @@ impl<'o> Obj<'o> {
             }
             write_str(out, v);
         }
+        out.push(b']');
+    }
+
+    /// An array of strings from an iterator.
+    pub fn str_iter<'s>(&mut self, key: &str, values: impl Iterator<Item = &'s str>) {
+        let out = self.key(key);
+        out.push(b'[');
+        for (i, v) in values.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, v);
+        }
+        out.push(b']');
+    }
+
+    /// An array of objects: `fill` gets a `push` that writes one object per call.
+    pub fn array_of_objects(
+        &mut self,
+        key: &str,
+        fill: impl FnOnce(&mut dyn FnMut(&mut dyn FnMut(&mut Obj<'_>))),
+    ) {
+        let out = self.key(key);
+        out.push(b'[');
+        let mut first = true;
+        fill(&mut |write: &mut dyn FnMut(&mut Obj<'_>)| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let mut o = Obj::open(out);
+            write(&mut o);
+            o.close();
+        });
         out.push(b']');
     }
 

@@ -11,7 +11,9 @@
 //! constant across a flow group (rule, MAC, resource names) is rendered once per group and
 //! copied for each tuple.
 
+pub mod aggregate;
 pub mod ecs;
+pub mod enrich;
 pub mod flat;
 pub mod json;
 pub mod ocsf;
@@ -22,12 +24,16 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::AggregateEvent;
 use crate::event::FlowEvent;
 
 /// Renders events into a buffer.
 pub trait Encode {
     /// Appends one event as a JSON object (no trailing newline) to `out`.
     fn encode(&mut self, event: &FlowEvent<'_>, out: &mut Vec<u8>);
+
+    /// Appends one aggregate (`--aggregate`) as a JSON object to `out`.
+    fn encode_aggregate(&mut self, aggregate: &AggregateEvent<'_>, out: &mut Vec<u8>);
 }
 
 /// The output schemas.
