@@ -21,11 +21,15 @@ fn main() {
         eprintln!("{input}: {e} (Vector's json decoder would reject it too)");
         std::process::exit(1)
     });
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
     for event in events {
         match program.run_json(event) {
             Ok(out) => {
                 for e in out {
-                    println!("{e}");
+                    if writeln!(stdout, "{e}").is_err() {
+                        return; // closed pipe (`| head`): stop quietly
+                    }
                 }
             }
             Err(e) => eprintln!("{e}"),
