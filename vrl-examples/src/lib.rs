@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use nsgflow_vrl::Program;
-//! let p = Program::compile("demo", r#". = [{"n": .n}, {"n": .n + 1}]"#).unwrap();
+//! let p = Program::compile("demo", r#". = [{"n": .n}, {"n": 2}]"#).unwrap();
 //! let out = p.run_json(serde_json::json!({"n": 1})).unwrap();
 //! // A program that sets `.` to an array emits one event per element, as `remap` does.
 //! assert_eq!(out, vec![serde_json::json!({"n": 1}), serde_json::json!({"n": 2})]);
