@@ -78,7 +78,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(run()))
         });
     }
-    for (name, then) in [("explode", None), ("explode+ecs", Some(&ecs))] {
+    for (name, then) in [("explode", None), ("explode+ecs", Some(&*ecs))] {
         group.bench_function(BenchmarkId::new("vrl", name), |b| {
             b.iter_batched(
                 || decoded.clone(),

@@ -11,8 +11,9 @@
 //! assert_eq!(out, vec![serde_json::json!({"n": 1}), serde_json::json!({"n": 2})]);
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use vrl::compiler::state::{ExternalEnv, RuntimeState};
 use vrl::compiler::{CompileConfig, Context, TargetValue, TimeZone};
@@ -84,9 +85,25 @@ impl Program {
         Self::compile(&path.display().to_string(), &source)
     }
 
-    /// Loads `vrl-examples/<name>.vrl`.
-    pub fn example(name: &str) -> Self {
-        Self::load(&programs_dir().join(format!("{name}.vrl"))).unwrap_or_else(|e| panic!("{e}"))
+    /// [`Program::load`], compiled once per process and shared: `explode.vrl` takes seconds
+    /// to compile in a debug build, and every test wants it.
+    pub fn shared(path: &Path) -> Result<Arc<Self>, String> {
+        static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Program>>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(p) = cache.lock().expect("cache lock").get(path) {
+            return Ok(p.clone());
+        }
+        let program = Arc::new(Self::load(path)?);
+        cache
+            .lock()
+            .expect("cache lock")
+            .insert(path.to_path_buf(), program.clone());
+        Ok(program)
+    }
+
+    /// Loads `vrl-examples/<name>.vrl` (shared, see [`Program::shared`]).
+    pub fn example(name: &str) -> Arc<Self> {
+        Self::shared(&programs_dir().join(format!("{name}.vrl"))).unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub fn name(&self) -> &str {
@@ -106,6 +123,21 @@ impl Program {
             .resolve(&mut ctx)
             .map_err(|e| format!("{}: runtime error: {e}", self.name))?;
         Ok(target.value)
+    }
+
+    /// Runs the program on one event and returns the value of its last expression (what a
+    /// `route` or `filter` condition gives).
+    pub fn eval(&self, event: Value) -> Result<Value, String> {
+        let mut target = TargetValue {
+            value: event,
+            metadata: Value::Object(BTreeMap::new()),
+            secrets: Secrets::default(),
+        };
+        let mut state = RuntimeState::default();
+        let mut ctx = Context::new(&mut target, &mut state, &self.timezone);
+        self.program
+            .resolve(&mut ctx)
+            .map_err(|e| format!("{}: runtime error: {e}", self.name))
     }
 
     /// Runs the program on a JSON event and returns the events `remap` would emit: one per
