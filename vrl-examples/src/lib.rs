@@ -54,7 +54,18 @@ impl Program {
     /// whole standard library is available, and warnings are allowed but errors are not.
     /// The error lists VRL's diagnostics (with line and column) under `name`.
     pub fn compile(name: &str, source: &str) -> Result<Self, String> {
-        let functions = vrl::stdlib::all();
+        Self::compile_with(name, source, Vec::new())
+    }
+
+    /// [`Program::compile`] with functions beyond the standard library: Vector adds its
+    /// own (`get_enrichment_table_record`...); tests add stand-ins for them.
+    pub fn compile_with(
+        name: &str,
+        source: &str,
+        extra: Vec<Box<dyn vrl::compiler::Function>>,
+    ) -> Result<Self, String> {
+        let mut functions = vrl::stdlib::all();
+        functions.extend(extra);
         let external = ExternalEnv::new_with_kind(
             Kind::object(Collection::any()),
             Kind::object(Collection::any()),

@@ -70,7 +70,10 @@ fn exception_3_numbers_beyond_vrl_integers() {
     let big_ts = "1000000000000000,10.0.0.4,10.0.0.5,1,2,T,I,A,B,,,,";
     let (native, vrl) = flat(&nsg_record(2, &[big_counter, big_ts]));
     assert_eq!(native.events.len(), 2, "the engine reads both");
-    assert_eq!(native.events[0]["packets_src_to_dst"], json!(1_000_000_000_000_000_000u64));
+    assert_eq!(
+        native.events[0]["packets_src_to_dst"],
+        json!(1_000_000_000_000_000_000u64)
+    );
     assert!(vrl.events.is_empty());
     assert_eq!(vrl.dead[0]["reason"], "tuple_counter");
     assert_eq!(
@@ -116,7 +119,12 @@ fn exception_5_ocsf_log_name_without_category() {
     let text = nsg_record(2, &["1772445600,10.0.0.4,10.0.0.5,1,2,T,O,A,B,,,,"])
         .replace(r#""category":"NetworkSecurityGroupFlowEvent","#, "");
     let native = native("x", &text, Format::Ocsf, &Config::default());
-    let vrl = vrl(&text, &Program::example("explode"), &[&Program::example("ocsf")]).unwrap();
+    let vrl = vrl(
+        &text,
+        &Program::example("explode"),
+        &[&Program::example("ocsf")],
+    )
+    .unwrap();
     assert!(native.events[0].pointer("/metadata/log_name").is_none());
     assert_eq!(
         vrl.events[0].pointer("/metadata/log_name").unwrap(),
@@ -128,7 +136,10 @@ fn exception_5_ocsf_log_name_without_category() {
 ///    write): the field is left out. The engine hashes both as IPv6.
 #[test]
 fn exception_6_community_id_of_mixed_families() {
-    let (native, vrl) = flat(&nsg_record(2, &["1772445600,10.0.0.4,fd00::5,1,2,T,O,A,B,,,,"]));
+    let (native, vrl) = flat(&nsg_record(
+        2,
+        &["1772445600,10.0.0.4,fd00::5,1,2,T,O,A,B,,,,"],
+    ));
     assert!(native.events[0]["community_id"].is_string());
     assert!(vrl.events[0].get("community_id").is_none());
     let diffs = differences(&vrl.events[0], &native.events[0]);
@@ -141,10 +152,20 @@ fn exception_6_community_id_of_mixed_families() {
 fn exception_7_bad_flow_group_detail() {
     let text = r#"{"category":"NetworkSecurityGroupFlowEvent","properties":{"Version":2,"flows":[{"rule":"A","flows":[{"mac":"M","flowTuples":["1772445600,10.0.0.4,10.0.0.5,1,2,T,O,A,B,,,,"]}]},{"rule":"B","flows":7},{"rule":"C","flows":[{"mac":"M","flowTuples":["1772445600,10.0.0.4,10.0.0.6,1,2,T,O,A,B,,,,"]}]}]}}"#;
     let (native, vrl) = flat(text);
-    assert_eq!(native.events.len(), 1, "the rest of the record is skipped natively");
+    assert_eq!(
+        native.events.len(),
+        1,
+        "the rest of the record is skipped natively"
+    );
     assert_same_events("bad group", &vrl.events, &native.events, &|_, _, _| false);
-    assert_eq!(assert_same_dead_letters("bad group", &vrl.dead, &native.dead), 1);
-    assert!(native.dead[0]["detail"].as_str().unwrap().contains("offset"));
+    assert_eq!(
+        assert_same_dead_letters("bad group", &vrl.dead, &native.dead),
+        1
+    );
+    assert!(native.dead[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("offset"));
     assert!(!vrl.dead[0]["detail"].as_str().unwrap().contains("offset"));
 }
 
@@ -158,11 +179,28 @@ fn exception_8_dead_letter_fields() {
     let key_set = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
     assert_eq!(
         key_set(&native.dead[0]),
-        ["detail", "input", "level", "offset", "reason", "record_index", "text", "tuple_index"]
+        [
+            "detail",
+            "input",
+            "level",
+            "offset",
+            "reason",
+            "record_index",
+            "text",
+            "tuple_index"
+        ]
     );
     assert_eq!(
         key_set(&vrl.dead[0]),
-        ["detail", "level", "reason", "record_time", "resource_id", "text", "tuple_index"]
+        [
+            "detail",
+            "level",
+            "reason",
+            "record_time",
+            "resource_id",
+            "text",
+            "tuple_index"
+        ]
     );
     let text = std::fs::read_to_string(nsgflow_tests::fixture("bad-records.json")).unwrap();
     let (native, vrl) = flat(&text);
@@ -176,11 +214,21 @@ fn exception_8_dead_letter_fields() {
 #[test]
 fn exception_9_splunk_time_text() {
     let text = nsg_record(2, &["1772445600,10.0.0.4,10.0.0.5,1,2,T,O,A,B,,,,"]);
-    let line = nsgflow_tests::run_text_with("x", &text, Format::Splunk, &Config::default()).lines[0].clone();
+    let line = nsgflow_tests::run_text_with("x", &text, Format::Splunk, &Config::default()).lines
+        [0]
+    .clone();
     assert!(line.starts_with(r#"{"time":1772445600.000,"#), "{line}");
-    let vrl = vrl(&text, &Program::example("explode"), &[&Program::example("splunk")]).unwrap();
+    let vrl = vrl(
+        &text,
+        &Program::example("explode"),
+        &[&Program::example("splunk")],
+    )
+    .unwrap();
     let out = serde_json::to_string(&vrl.events[0]).unwrap();
-    assert!(out.contains(r#""time":1772445600.0"#) && !out.contains("1772445600.000"), "{out}");
+    assert!(
+        out.contains(r#""time":1772445600.0"#) && !out.contains("1772445600.000"),
+        "{out}"
+    );
     let native: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(native["time"].as_f64(), vrl.events[0]["time"].as_f64());
 }
@@ -189,7 +237,8 @@ fn exception_9_splunk_time_text() {
 ///     Listed most specific first (as explode.vrl asks) they agree.
 #[test]
 fn exception_10_user_network_order() {
-    let config = Config::from_yaml("networks:\n  all: [10.0.0.0/8]\n  web: [10.0.0.0/24]\n").unwrap();
+    let config =
+        Config::from_yaml("networks:\n  all: [10.0.0.0/8]\n  web: [10.0.0.0/24]\n").unwrap();
     let text = nsg_record(2, &["1772445600,10.0.0.4,8.8.8.8,1,53,U,O,A,B,,,,"]);
     let native = native("x", &text, Format::Flat, &config);
     assert_eq!(native.events[0]["src_network"], "web");
@@ -202,5 +251,10 @@ fn exception_10_user_network_order() {
         r#"[{"cidr": "10.0.0.0/24", "name": "web"}, {"cidr": "10.0.0.0/8", "name": "all"}]"#,
     );
     let vrl_specific = vrl(&text, &specific_first, &[]).unwrap();
-    assert_same_events("networks", &vrl_specific.events, &native.events, &|_, _, _| false);
+    assert_same_events(
+        "networks",
+        &vrl_specific.events,
+        &native.events,
+        &|_, _, _| false,
+    );
 }
