@@ -335,7 +335,7 @@ fn lookup<'v>(event: &'v Value, path: &str) -> Option<&'v Value> {
 }
 
 fn is_text(v: Option<&Value>) -> bool {
-    v.is_some_and(|v| v.as_str().is_some())
+    v.is_some_and(|v| v.to_str_lossy().is_some())
 }
 
 /// The `{{ field }}` references of a template.

@@ -76,7 +76,7 @@ impl FunctionExpression for Lookup {
         let ip = condition
             .as_object()
             .and_then(|c| c.get("ip"))
-            .and_then(Value::as_str)
+            .and_then(Value::to_str_lossy)
             .ok_or("condition needs `ip`")?
             .to_string();
         let rows: Vec<&[&str; 3]> = BLOCKLIST.iter().filter(|r| r[0] == ip).collect();

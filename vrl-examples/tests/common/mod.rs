@@ -122,6 +122,9 @@ pub fn differences(vrl: &Value, native: &Value) -> Vec<(String, Option<Value>, O
         .collect()
 }
 
+/// Which differences a comparison accepts: (path, VRL value, native value) -> allowed.
+pub type Allowed = dyn Fn(&str, Option<&Value>, Option<&Value>) -> bool;
+
 /// Asserts two event lists are equal field by field, allowing only the differences
 /// `allowed` accepts (path, VRL value, native value), and returns how many such allowed
 /// differences were seen.
@@ -129,7 +132,7 @@ pub fn assert_same_events(
     context: &str,
     vrl: &[Value],
     native: &[Value],
-    allowed: &dyn Fn(&str, Option<&Value>, Option<&Value>) -> bool,
+    allowed: &Allowed,
 ) -> usize {
     assert_eq!(
         vrl.len(),
