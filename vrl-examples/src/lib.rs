@@ -123,22 +123,17 @@ impl Program {
 
     /// Runs the program on one event and returns what `.` is afterwards.
     pub fn run(&self, event: Value) -> Result<Value, String> {
-        let mut target = TargetValue {
-            value: event,
-            metadata: Value::Object(BTreeMap::new()),
-            secrets: Secrets::default(),
-        };
-        let mut state = RuntimeState::default();
-        let mut ctx = Context::new(&mut target, &mut state, &self.timezone);
-        self.program
-            .resolve(&mut ctx)
-            .map_err(|e| format!("{}: runtime error: {e}", self.name))?;
-        Ok(target.value)
+        self.execute(event).map(|(_, event)| event)
     }
 
     /// Runs the program on one event and returns the value of its last expression (what a
     /// `route` or `filter` condition gives).
     pub fn eval(&self, event: Value) -> Result<Value, String> {
+        self.execute(event).map(|(result, _)| result)
+    }
+
+    /// Runs the program: (its result, the event afterwards).
+    fn execute(&self, event: Value) -> Result<(Value, Value), String> {
         let mut target = TargetValue {
             value: event,
             metadata: Value::Object(BTreeMap::new()),
@@ -146,9 +141,11 @@ impl Program {
         };
         let mut state = RuntimeState::default();
         let mut ctx = Context::new(&mut target, &mut state, &self.timezone);
-        self.program
+        let result = self
+            .program
             .resolve(&mut ctx)
-            .map_err(|e| format!("{}: runtime error: {e}", self.name))
+            .map_err(|e| format!("{}: runtime error: {e}", self.name))?;
+        Ok((result, target.value))
     }
 
     /// Runs the program on a JSON event and returns the events `remap` would emit: one per
