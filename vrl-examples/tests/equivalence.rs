@@ -80,6 +80,21 @@ fn explode_classes_user_networks_as_the_engine_does() {
 }
 
 #[test]
+fn explode_uses_the_community_id_seed_as_the_engine_does() {
+    let config = Config::from_yaml("community_id_seed: 7\n").expect("config");
+    let explode = explode_with_setting("community_id_seed = 0", "community_id_seed = 7");
+    let text = std::fs::read_to_string(nsgflow_tests::fixture("vnet-blob.json")).unwrap();
+    let native_seeded = native("vnet", &text, Format::Flat, &config);
+    let native_default = native("vnet", &text, Format::Flat, &Config::default());
+    assert_ne!(
+        native_seeded.events[0]["community_id"],
+        native_default.events[0]["community_id"]
+    );
+    let vrl = vrl(&text, &explode, &[]).unwrap();
+    assert_same_events("seed 7", &vrl.events, &native_seeded.events, &no_exception);
+}
+
+#[test]
 fn reshape_programs_give_the_native_ecs_splunk_and_ocsf_documents() {
     let explode = Program::example("explode");
     for (program, format) in [

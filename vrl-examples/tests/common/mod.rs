@@ -204,15 +204,25 @@ pub fn assert_same_dead_letters(context: &str, vrl: &[Value], native: &[Value]) 
 
 /// Loads a `.vrl` program with its `user_networks = []` line replaced.
 pub fn explode_with_networks(networks_vrl: &str) -> Program {
+    explode_with_setting(
+        "user_networks = []",
+        &format!("user_networks = {networks_vrl}"),
+    )
+}
+
+/// explode.vrl with one settings line replaced (the line must be there).
+pub fn explode_with_setting(line: &str, replacement: &str) -> Program {
     let path = nsgflow_vrl::programs_dir().join("explode.vrl");
     let source = std::fs::read_to_string(&path).expect("explode.vrl");
-    let line = "\nuser_networks = []\n";
+    let line = format!("\n{line}\n");
     assert!(
-        source.contains(line),
-        "explode.vrl lost its `user_networks = []` line"
+        source.contains(&line),
+        "explode.vrl lost its `{}` line",
+        line.trim()
     );
-    let source = source.replacen(line, &format!("\nuser_networks = {networks_vrl}\n"), 1);
-    Program::compile("explode.vrl (with networks)", &source).unwrap_or_else(|e| panic!("{e}"))
+    let source = source.replacen(&line, &format!("\n{replacement}\n"), 1);
+    Program::compile(&format!("explode.vrl ({replacement})"), &source)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Normalises a MAC the way the engine does (for comparing fields the engine keeps as
