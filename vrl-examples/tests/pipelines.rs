@@ -231,16 +231,23 @@ fn simulate(name: &str, doc: &Json) -> BTreeMap<String, Vec<Value>> {
                     pending.push((format!("{id}.dropped"), dropped));
                 }
                 "route" => {
+                    let conditions: Vec<(String, Program)> = c["route"]
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(route, cond)| {
+                            (
+                                format!("{id}.{route}"),
+                                Program::compile(route, cond.as_str().unwrap()).unwrap(),
+                            )
+                        })
+                        .collect();
                     let mut routed: BTreeMap<String, Vec<Value>> = BTreeMap::new();
                     for e in &events {
                         let mut matched = false;
-                        for (route, cond) in c["route"].as_object().unwrap() {
-                            let p = Program::compile(route, cond.as_str().unwrap()).unwrap();
-                            if p.eval(e.clone()).unwrap() == Value::Boolean(true) {
-                                routed
-                                    .entry(format!("{id}.{route}"))
-                                    .or_default()
-                                    .push(e.clone());
+                        for (output, condition) in &conditions {
+                            if condition.eval(e.clone()).unwrap() == Value::Boolean(true) {
+                                routed.entry(output.clone()).or_default().push(e.clone());
                                 matched = true;
                             }
                         }
