@@ -66,7 +66,12 @@ fn the_vector_pipeline_command_streams_ecs_json_lines() {
     let src = &v["sources"]["flowlogs"];
     assert_eq!(src["type"], "exec");
     assert_eq!(src["mode"], "streaming");
-    assert_eq!(src["decoding"]["codec"], "json");
+    // Lines are parsed by the remap (`parse_json!(.message)`), so `exec` adds nothing to them.
+    assert_eq!(src["decoding"]["codec"], "bytes");
+    assert!(v["transforms"]["flows"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("parse_json!(.message)"));
     assert_eq!(src["include_stderr"], false);
     let cmd: Vec<String> = src["command"]
         .as_array()
