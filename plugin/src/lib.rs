@@ -6,6 +6,7 @@
 //! | stage | module |
 //! |---|---|
 //! | input (files, directories, stdin) | [`input`] |
+//! | incremental reads across runs | [`checkpoint`] |
 //! | JSON scanning, borrowed | [`json`] |
 //! | records and their nesting | [`record`] |
 //! | tuples | [`tuple`], [`labels`] |
@@ -33,6 +34,7 @@
 //! assert!(text.contains(r#""nsg":"WEB-NSG""#));
 //! ```
 
+pub mod checkpoint;
 pub mod classify;
 pub mod community_id;
 pub mod config;
