@@ -1,0 +1,148 @@
+//! The `filter_wasm` ABI (Fluent Bit's `flb_wasm_call_function_format_json`): each export
+//! takes six i32 values (tag pointer and length, time seconds and nanoseconds, record
+//! pointer and length; tag and record are NUL-terminated copies in this module's memory)
+//! and returns a pointer to a NUL-terminated JSON object.
+//!
+//! Fluent Bit's rules, all honoured here:
+//! - the result is always one JSON object: on failure, the input record with an
+//!   `nsgflow_error` field (never invalid JSON, an array or an empty string);
+//! - a record pointer of 0 means the record did not fit the WASM heap (`wasm_heap_size`):
+//!   it is an error record saying so, not a crash;
+//! - the returned buffer stays valid until the next call (one buffer, reused);
+//! - nothing panics across the boundary: the code paths do not panic on any input (the
+//!   tests feed them garbage), and on a host build a panic is caught and reported.
+//!
+//! Fluent Bit copies tag and record into WAMR's own app heap; other hosts (and the test
+//! harness) can use [`nsgflow_alloc`] / [`nsgflow_free`].
+
+use std::cell::RefCell;
+
+use nsgflow::encode::Format;
+
+use crate::filter::{with_error, Filter};
+
+thread_local! {
+    static FILTER: RefCell<Option<Filter>> = const { RefCell::new(None) };
+    /// The reply when the filter itself cannot be reached (a re-entrant call).
+    static FALLBACK: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a function does with the record text.
+#[derive(Clone, Copy)]
+enum Op {
+    Tuple(Format),
+    Reshape(Format),
+}
+
+/// Runs `op` on the record at `rec` and returns the NUL-terminated reply.
+///
+/// # Safety
+/// `rec` is null or points to `rec_len` readable bytes.
+unsafe fn call(rec: *const u8, rec_len: u32, op: Op) -> *const u8 {
+    let input: Result<&[u8], String> = if rec.is_null() {
+        Err(format!(
+            "the record ({rec_len} bytes) did not fit in the WASM heap, so Fluent Bit passed no record: raise the filter's wasm_heap_size (a few MB, e.g. 8M)"
+        ))
+    } else {
+        // SAFETY: the caller passes a pointer to `rec_len` bytes it copied in.
+        Ok(unsafe { std::slice::from_raw_parts(rec, rec_len as usize) })
+    };
+    let run = std::panic::catch_unwind(|| {
+        FILTER.with(|cell| {
+            let mut guard = cell.try_borrow_mut().ok()?;
+            let filter = guard.get_or_insert_with(crate::config::filter_from_preopens);
+            let reply = match &input {
+                Err(why) => {
+                    let mut out = Vec::new();
+                    with_error("{}", why, &mut out);
+                    out
+                }
+                Ok(bytes) => {
+                    let text = String::from_utf8_lossy(bytes);
+                    let out = match op {
+                        Op::Tuple(f) => filter.tuple_event(&text, f),
+                        Op::Reshape(f) => filter.reshape(&text, f),
+                    };
+                    out.to_vec()
+                }
+            };
+            Some(reply)
+        })
+    });
+    let reply = match run {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            let mut out = Vec::new();
+            with_error("{}", "re-entrant call into the nsgflow filter", &mut out);
+            out
+        }
+        Err(_) => {
+            let mut out = Vec::new();
+            let text = input.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+            with_error(&text, "internal error in nsgflow (a bug: please report it with this record)", &mut out);
+            out
+        }
+    };
+    FALLBACK.with(|b| {
+        let mut b = b.borrow_mut();
+        b.clear();
+        b.extend_from_slice(&reply);
+        b.push(0);
+        b.as_ptr()
+    })
+}
+
+macro_rules! export {
+    ($name:ident, $op:expr, $doc:literal) => {
+        #[doc = $doc]
+        ///
+        /// # Safety
+        /// `rec` is null or points to `rec_len` readable bytes (Fluent Bit's contract).
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(
+            _tag: *const u8,
+            _tag_len: u32,
+            _time_sec: u32,
+            _time_nsec: u32,
+            rec: *const u8,
+            rec_len: u32,
+        ) -> *const u8 {
+            // SAFETY: forwarded from the caller.
+            unsafe { call(rec, rec_len, $op) }
+        }
+    };
+}
+
+export!(nsgflow_tuple_flat, Op::Tuple(Format::Flat), "A split-tuple record to a flat event.");
+export!(nsgflow_tuple_ecs, Op::Tuple(Format::Ecs), "A split-tuple record to an ECS event.");
+export!(nsgflow_tuple_splunk, Op::Tuple(Format::Splunk), "A split-tuple record to a Splunk HEC event.");
+export!(nsgflow_tuple_ocsf, Op::Tuple(Format::Ocsf), "A split-tuple record to an OCSF event.");
+export!(nsgflow_flat_to_ecs, Op::Reshape(Format::Ecs), "A flat event to ECS.");
+export!(nsgflow_flat_to_splunk, Op::Reshape(Format::Splunk), "A flat event to a Splunk HEC event.");
+export!(nsgflow_flat_to_ocsf, Op::Reshape(Format::Ocsf), "A flat event to OCSF.");
+
+/// Allocates `size` bytes in this module's memory (for hosts other than Fluent Bit, which
+/// uses WAMR's app heap); 0 when out of memory.
+#[no_mangle]
+pub extern "C" fn nsgflow_alloc(size: u32) -> *mut u8 {
+    let Ok(layout) = std::alloc::Layout::from_size_align(size.max(1) as usize, 1) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: the layout has a non-zero size.
+    unsafe { std::alloc::alloc(layout) }
+}
+
+/// Frees what [`nsgflow_alloc`] gave, with the same size.
+///
+/// # Safety
+/// `ptr` came from `nsgflow_alloc(size)` and is not used again.
+#[no_mangle]
+pub unsafe extern "C" fn nsgflow_free(ptr: *mut u8, size: u32) {
+    if ptr.is_null() {
+        return;
+    }
+    if let Ok(layout) = std::alloc::Layout::from_size_align(size.max(1) as usize, 1) {
+        // SAFETY: the caller's contract.
+        unsafe { std::alloc::dealloc(ptr, layout) }
+    }
+}
