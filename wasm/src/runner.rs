@@ -158,7 +158,9 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         );
         report.rejected += engine.stats.rejected_total() - before;
         report.pending_bytes += p.pending;
-        if start.from == 0 {
+        // A file read from its start is judged (flow log or not) once something in it is
+        // complete; a blob whose first record is still being written is not judged yet.
+        if start.from == 0 && (p.summary.values > 0 || p.pending == 0) {
             if let InputOutcome::NotFlowLog(why) = engine.finish_input(text.len(), p.summary) {
                 report.errors.push(format!("{key}: not a flow log: {why}"));
             }

@@ -1,0 +1,259 @@
+//! Test harnesses that load the `.wasm` files with wasmtime and call them the way Fluent
+//! Bit does (`src/wasm/flb_wasm.c`, `plugins/filter_wasm`, `plugins/in_exec_wasi`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::WasiCtxBuilder;
+use wasmtime_wasi::preview1::{self, WasiP1Ctx};
+use wasmtime_wasi::{DirPerms, FilePerms, I32Exit};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where the `.wasm` files are built: a target directory of their own, so the nested
+/// `cargo build` does not wait on the lock of the `cargo test` that runs this.
+pub fn wasm_dir() -> PathBuf {
+    root().join("target/wasm-harness/wasm32-wasip1/wasm")
+}
+
+/// Builds both `.wasm` files once per test process (a no-op when `.ci/run` or an earlier
+/// run built them and nothing changed); returns their directory.
+pub fn build() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(root())
+            .args([
+                "build",
+                "-p",
+                "nsgflow-wasm",
+                "--target",
+                "wasm32-wasip1",
+                "--profile",
+                "wasm",
+                "--target-dir",
+                "target/wasm-harness",
+            ])
+            .env_remove("CARGO_TARGET_DIR")
+            .status()
+            .expect("run cargo to build the .wasm files");
+        assert!(
+            status.success(),
+            "building the .wasm files failed: is the target installed? `rustup target add wasm32-wasip1`"
+        );
+        wasm_dir()
+    })
+}
+
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(Engine::default)
+}
+
+fn module(name: &str) -> Module {
+    let path = build().join(name);
+    Module::from_file(engine(), &path).unwrap_or_else(|e| panic!("load {}: {e}", path.display()))
+}
+
+pub fn filter_module() -> &'static Module {
+    static M: OnceLock<Module> = OnceLock::new();
+    M.get_or_init(|| module("nsgflow_wasm.wasm"))
+}
+
+pub fn wasi_module() -> &'static Module {
+    static M: OnceLock<Module> = OnceLock::new();
+    M.get_or_init(|| module("nsgflow-wasi.wasm"))
+}
+
+type FilterFn = TypedFunc<(i32, i32, i32, i32, i32, i32), i32>;
+
+/// One filter_wasm instance: instantiated once and called record after record, as Fluent
+/// Bit does for the filter's life.
+pub struct FilterHarness {
+    store: Store<WasiP1Ctx>,
+    memory: Memory,
+    alloc: TypedFunc<i32, i32>,
+    free: TypedFunc<(i32, i32), ()>,
+    instance: Instance,
+    /// WAMR's app heap size (filter_wasm's `wasm_heap_size`): a tag or record that does not
+    /// fit is passed as pointer 0, as `wasm_runtime_module_dup_data` fails then.
+    pub heap_size: usize,
+    /// The last result's pointer (to check it stays valid until the next call).
+    pub last_ptr: i32,
+}
+
+impl FilterHarness {
+    /// With `accessible` preopened as filter_wasm's `accessible_paths` (same path inside).
+    pub fn new(accessible: &[&Path]) -> FilterHarness {
+        let mut b = WasiCtxBuilder::new();
+        b.inherit_stderr();
+        for dir in accessible {
+            let guest = dir.display().to_string();
+            b.preopened_dir(dir, guest, DirPerms::all(), FilePerms::all())
+                .expect("preopen");
+        }
+        let mut store = Store::new(engine(), b.build_p1());
+        let mut linker: Linker<WasiP1Ctx> = Linker::new(engine());
+        preview1::add_to_linker_sync(&mut linker, |c| c).expect("link WASI");
+        let instance = linker
+            .instantiate(&mut store, filter_module())
+            .expect("instantiate");
+        // WAMR runs a reactor's `_initialize` when it instantiates it.
+        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+            init.call(&mut store, ()).expect("_initialize");
+        }
+        let memory = instance.get_memory(&mut store, "memory").expect("memory export");
+        let alloc = instance.get_typed_func(&mut store, "nsgflow_alloc").expect("alloc");
+        let free = instance.get_typed_func(&mut store, "nsgflow_free").expect("free");
+        FilterHarness {
+            store,
+            memory,
+            alloc,
+            free,
+            instance,
+            heap_size: 8 << 20,
+            last_ptr: 0,
+        }
+    }
+
+    /// `wasm_runtime_module_dup_data`: a copy with a NUL after it, or 0 when it does not fit.
+    fn dup(&mut self, data: &[u8]) -> i32 {
+        if data.len() + 1 > self.heap_size {
+            return 0;
+        }
+        let ptr = self.alloc.call(&mut self.store, data.len() as i32 + 1).expect("alloc");
+        assert_ne!(ptr, 0, "module out of memory");
+        let mem = self.memory.data_mut(&mut self.store);
+        mem[ptr as usize..ptr as usize + data.len()].copy_from_slice(data);
+        mem[ptr as usize + data.len()] = 0;
+        ptr
+    }
+
+    /// Calls `function` exactly as `flb_wasm_call_function_format_json` does and returns
+    /// the NUL-terminated result Fluent Bit would `strdup`, or `None` where Fluent Bit
+    /// would drop the record (a trap, or a result pointer outside memory).
+    pub fn call(&mut self, function: &str, tag: &str, sec: u32, nsec: u32, record: &[u8]) -> Option<String> {
+        let f: FilterFn = self
+            .instance
+            .get_typed_func(&mut self.store, function)
+            .unwrap_or_else(|e| panic!("export {function}: {e}"));
+        let tag_ptr = self.dup(tag.as_bytes());
+        let rec_ptr = self.dup(record);
+        let result = f.call(
+            &mut self.store,
+            (tag_ptr, tag.len() as i32, sec as i32, nsec as i32, rec_ptr, record.len() as i32),
+        );
+        let out = match result {
+            Ok(ptr) => {
+                self.last_ptr = ptr;
+                self.read_cstr(ptr)
+            }
+            Err(_) => None,
+        };
+        for (p, len) in [(tag_ptr, tag.len()), (rec_ptr, record.len())] {
+            if p != 0 {
+                self.free.call(&mut self.store, (p, len as i32 + 1)).expect("free");
+            }
+        }
+        out
+    }
+
+    /// The NUL-terminated string at `ptr` (`wasm_runtime_validate_app_str_addr`: it must
+    /// lie in memory with its NUL).
+    pub fn read_cstr(&self, ptr: i32) -> Option<String> {
+        let mem = self.memory.data(&self.store);
+        let start = usize::try_from(ptr).ok().filter(|&p| p != 0 && p < mem.len())?;
+        let len = mem[start..].iter().position(|&b| b == 0)?;
+        Some(String::from_utf8_lossy(&mem[start..start + len]).into_owned())
+    }
+}
+
+/// What one in_exec_wasi run printed.
+pub struct WasiRun {
+    pub exit: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl WasiRun {
+    pub fn lines(&self) -> Vec<String> {
+        self.stdout.lines().map(str::to_string).collect()
+    }
+}
+
+/// One in_exec_wasi run: a fresh instance, `accessible` preopened (same path inside), no
+/// arguments and no environment, `main` run, stdout captured.
+pub fn run_wasi(accessible: &[&Path]) -> WasiRun {
+    let stdout = MemoryOutputPipe::new(1 << 30);
+    let stderr = MemoryOutputPipe::new(1 << 26);
+    let mut b = WasiCtxBuilder::new();
+    b.stdout(stdout.clone()).stderr(stderr.clone());
+    for dir in accessible {
+        let guest = dir.display().to_string();
+        b.preopened_dir(dir, guest, DirPerms::all(), FilePerms::all())
+            .expect("preopen");
+    }
+    let mut store = Store::new(engine(), b.build_p1());
+    let mut linker: Linker<WasiP1Ctx> = Linker::new(engine());
+    preview1::add_to_linker_sync(&mut linker, |c| c).expect("link WASI");
+    let instance = linker
+        .instantiate(&mut store, wasi_module())
+        .expect("instantiate");
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .expect("_start");
+    let exit = match start.call(&mut store, ()) {
+        Ok(()) => 0,
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(I32Exit(code)) => *code,
+            None => panic!("the WASI program trapped: {e:?}"),
+        },
+    };
+    drop(store);
+    WasiRun {
+        exit,
+        stdout: String::from_utf8(stdout.contents().to_vec()).expect("UTF-8 stdout"),
+        stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+    }
+}
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("nsgflow-wasm-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d.canonicalize().unwrap())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Every fixture with golden output and every shared sample (when `../shared` is there).
+pub fn all_inputs() -> Vec<PathBuf> {
+    let mut files = nsgflow_tests::golden_fixtures();
+    if let Some(dir) = nsgflow_tests::shared_samples() {
+        let mut s: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "ndjson"))
+            .collect();
+        s.sort();
+        files.extend(s);
+    }
+    files
+}
