@@ -110,7 +110,12 @@ fn record_texts(blob: &str) -> Vec<String> {
 
 #[test]
 fn growing_blob_prints_each_tuple_exactly_once() {
-    for name in ["nsg-v2-blob.json", "vnet-blob.json", "nsg-version-switch.json", "nsg-v1-blob.json"] {
+    for name in [
+        "nsg-v2-blob.json",
+        "vnet-blob.json",
+        "nsg-version-switch.json",
+        "nsg-v1-blob.json",
+    ] {
         let blob = std::fs::read_to_string(fixture(name)).unwrap();
         let records = record_texts(&blob);
         let refs: Vec<&str> = records.iter().map(String::as_str).collect();
@@ -121,8 +126,15 @@ fn growing_blob_prints_each_tuple_exactly_once() {
             let states = azure_states(&refs, cut_every);
             assert!(states.len() > records.len(), "{name}: cut states made");
             let got = runs_over(&states, &format!("{}-{cut_every}", name.replace('.', "_")));
-            assert_eq!(got.len(), native.len(), "{name} cut every {cut_every}: tuple count");
-            assert_eq!(got, native, "{name} cut every {cut_every}: same events, same order");
+            assert_eq!(
+                got.len(),
+                native.len(),
+                "{name} cut every {cut_every}: tuple count"
+            );
+            assert_eq!(
+                got, native,
+                "{name} cut every {cut_every}: same events, same order"
+            );
         }
     }
 }
@@ -197,7 +209,12 @@ fn every_fixture_and_sample_read_once_equals_native() {
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         let (lines, _, _) = run_once(&f, None);
-        assert_eq!(lines, run_text(&text, Format::Flat).lines, "{}", f.display());
+        assert_eq!(
+            lines,
+            run_text(&text, Format::Flat).lines,
+            "{}",
+            f.display()
+        );
     }
 }
 
@@ -208,5 +225,8 @@ fn bad_checkpoint_file_is_an_error_saying_what_to_do() {
     std::fs::write(&p, "{not json").unwrap();
     let e = Checkpoint::load(&p).unwrap_err().to_string();
     assert!(e.contains("cp.json") && e.contains("delete it"), "{e}");
-    assert!(Checkpoint::load(&dir.0.join("missing.json")).unwrap().files.is_empty());
+    assert!(Checkpoint::load(&dir.0.join("missing.json"))
+        .unwrap()
+        .files
+        .is_empty());
 }

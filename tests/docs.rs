@@ -16,7 +16,11 @@ fn l7_table_in_schema_doc_matches_code() {
         .filter(|l| l.starts_with("| ") && !l.starts_with("| port") && !l.starts_with("|---"))
         .map(|l| {
             let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
-            (cells[0].parse().unwrap(), cells[1].to_string(), cells[2].to_string())
+            (
+                cells[0].parse().unwrap(),
+                cells[1].to_string(),
+                cells[2].to_string(),
+            )
         })
         .collect();
     let code: Vec<(u16, String, String)> = L7_PORTS

@@ -280,16 +280,17 @@ pub fn process_new(
         }
     }
     if !blob {
-        let (s, consumed) = engine.process_part(
-            name,
-            &text[pos..],
-            start.next_record,
-            true,
-            handler,
-            dead,
-        );
+        let (s, consumed) =
+            engine.process_part(name, &text[pos..], start.next_record, true, handler, dead);
         add(&mut summary, &s);
-        return progress(start, pos + consumed, false, text, summary, s.next_record_index);
+        return progress(
+            start,
+            pos + consumed,
+            false,
+            text,
+            summary,
+            s.next_record_index,
+        );
     }
     // Inside `{"records":[`: find the complete records (a quick pre-pass), then walk them
     // as the array they are part of, so each is read exactly as in a whole blob.

@@ -9,7 +9,9 @@ fn bin() -> Command {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -32,7 +34,10 @@ fn processes_a_blob_and_prints_a_summary() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 23);
     let err = text(&out.stderr);
-    assert!(err.contains("4 records, 23 tuples, 23 events, 0 rejected"), "{err}");
+    assert!(
+        err.contains("4 records, 23 tuples, 23 events, 0 rejected"),
+        "{err}"
+    );
     assert!(err.contains("MB/s"), "{err}");
 }
 
@@ -65,7 +70,9 @@ fn dead_letters_go_to_their_file_and_good_tuples_are_kept() {
     assert_eq!(text(&out.stdout).lines().count(), 13);
     let letters = std::fs::read_to_string(&dead).unwrap();
     assert_eq!(letters.lines().count(), 9);
-    assert!(letters.lines().all(|l| l.contains("\"input\":") && l.contains("\"reason\":\"tuple_")));
+    assert!(letters
+        .lines()
+        .all(|l| l.contains("\"input\":") && l.contains("\"reason\":\"tuple_")));
     assert!(text(&out.stderr).contains("9 rejected (tuple_address: 1"));
 }
 
@@ -74,7 +81,11 @@ fn truncated_blob_warns_but_succeeds() {
     let out = run(&["process", fixture("truncated-blob.json").to_str().unwrap()]);
     assert!(out.status.success());
     assert_eq!(text(&out.stdout).lines().count(), 5);
-    assert!(text(&out.stderr).contains("warning"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -95,8 +106,19 @@ fn stdin_streams_ndjson_and_pretty_json() {
         drop(stdin);
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{name}");
-        let want = run(&["process", fixture(name).to_str().unwrap(), "--format", "ecs", "-q"]).stdout;
-        assert_eq!(text(&out.stdout), text(&want), "{name}: stdin and file give the same events");
+        let want = run(&[
+            "process",
+            fixture(name).to_str().unwrap(),
+            "--format",
+            "ecs",
+            "-q",
+        ])
+        .stdout;
+        assert_eq!(
+            text(&out.stdout),
+            text(&want),
+            "{name}: stdin and file give the same events"
+        );
         assert!(!out.stdout.is_empty());
     }
 }
@@ -135,7 +157,14 @@ fn config_file_is_used_and_flags_win() {
     let first = text(&out.stdout).lines().next().unwrap().to_string();
     assert!(first.starts_with("{\"class_uid\":4001"), "{first}");
     assert!(text(&out.stdout).contains("\"dst_network\":\"shop-api\""));
-    let out = run(&["process", "--config", config.to_str().unwrap(), "--format", "flat", "-q"]);
+    let out = run(&[
+        "process",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "flat",
+        "-q",
+    ]);
     assert!(text(&out.stdout).starts_with("{\"timestamp\":"));
 }
 
@@ -146,7 +175,10 @@ fn config_errors_say_which_file_and_what() {
     let out = run(&["process", "--config", config.to_str().unwrap(), "-"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("bad.yaml") && err.contains("10.0.0.0/33"), "{err}");
+    assert!(
+        err.contains("bad.yaml") && err.contains("10.0.0.0/33"),
+        "{err}"
+    );
     let out = run(&["process"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no input"));
@@ -171,5 +203,9 @@ fn closed_output_pipe_ends_quietly() {
     drop(stdout);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{:?}", out.status);
-    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
 }

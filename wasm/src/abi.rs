@@ -78,8 +78,15 @@ unsafe fn call(rec: *const u8, rec_len: u32, op: Op) -> *const u8 {
         }
         Err(_) => {
             let mut out = Vec::new();
-            let text = input.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-            with_error(&text, "internal error in nsgflow (a bug: please report it with this record)", &mut out);
+            let text = input
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            with_error(
+                &text,
+                "internal error in nsgflow (a bug: please report it with this record)",
+                &mut out,
+            );
             out
         }
     };
@@ -113,13 +120,41 @@ macro_rules! export {
     };
 }
 
-export!(nsgflow_tuple_flat, Op::Tuple(Format::Flat), "A split-tuple record to a flat event.");
-export!(nsgflow_tuple_ecs, Op::Tuple(Format::Ecs), "A split-tuple record to an ECS event.");
-export!(nsgflow_tuple_splunk, Op::Tuple(Format::Splunk), "A split-tuple record to a Splunk HEC event.");
-export!(nsgflow_tuple_ocsf, Op::Tuple(Format::Ocsf), "A split-tuple record to an OCSF event.");
-export!(nsgflow_flat_to_ecs, Op::Reshape(Format::Ecs), "A flat event to ECS.");
-export!(nsgflow_flat_to_splunk, Op::Reshape(Format::Splunk), "A flat event to a Splunk HEC event.");
-export!(nsgflow_flat_to_ocsf, Op::Reshape(Format::Ocsf), "A flat event to OCSF.");
+export!(
+    nsgflow_tuple_flat,
+    Op::Tuple(Format::Flat),
+    "A split-tuple record to a flat event."
+);
+export!(
+    nsgflow_tuple_ecs,
+    Op::Tuple(Format::Ecs),
+    "A split-tuple record to an ECS event."
+);
+export!(
+    nsgflow_tuple_splunk,
+    Op::Tuple(Format::Splunk),
+    "A split-tuple record to a Splunk HEC event."
+);
+export!(
+    nsgflow_tuple_ocsf,
+    Op::Tuple(Format::Ocsf),
+    "A split-tuple record to an OCSF event."
+);
+export!(
+    nsgflow_flat_to_ecs,
+    Op::Reshape(Format::Ecs),
+    "A flat event to ECS."
+);
+export!(
+    nsgflow_flat_to_splunk,
+    Op::Reshape(Format::Splunk),
+    "A flat event to a Splunk HEC event."
+);
+export!(
+    nsgflow_flat_to_ocsf,
+    Op::Reshape(Format::Ocsf),
+    "A flat event to OCSF."
+);
 
 /// Allocates `size` bytes in this module's memory (for hosts other than Fluent Bit, which
 /// uses WAMR's app heap); 0 when out of memory.

@@ -15,7 +15,9 @@ pub const CHECKPOINT_FILE: &str = ".nsgflow-checkpoint.json";
 
 /// The first `dir/nsgflow.yaml` that exists.
 pub fn find(dirs: &[PathBuf]) -> Option<PathBuf> {
-    dirs.iter().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file())
+    dirs.iter()
+        .map(|d| d.join(CONFIG_FILE))
+        .find(|p| p.is_file())
 }
 
 /// The config found in `dirs` (the default when there is none), and where it was.

@@ -93,17 +93,13 @@ impl Filter {
         self.finish(flat, format, classes)
     }
 
-    fn finish(
-        &mut self,
-        input: &str,
-        format: Format,
-        r: Result<Overrides, String>,
-    ) -> &[u8] {
+    fn finish(&mut self, input: &str, format: Format, r: Result<Overrides, String>) -> &[u8] {
         self.out.clear();
         let error = match r {
             Err(e) => Some(e),
             Ok(overrides) => {
-                let enc = &mut self.encoders[Format::ALL.iter().position(|f| *f == format).unwrap_or(0)];
+                let enc =
+                    &mut self.encoders[Format::ALL.iter().position(|f| *f == format).unwrap_or(0)];
                 let mut sink = One {
                     enricher: &self.enricher,
                     encoder: enc.as_mut(),
@@ -153,7 +149,13 @@ struct One<'s> {
 }
 
 impl FlowSink for One<'_> {
-    fn tuple(&mut self, record: &Record<'_>, group: &FlowGroup<'_>, tuple: &FlowTuple<'_>, _: Location) {
+    fn tuple(
+        &mut self,
+        record: &Record<'_>,
+        group: &FlowGroup<'_>,
+        tuple: &FlowTuple<'_>,
+        _: Location,
+    ) {
         let mut event = self.enricher.event(record, group, tuple);
         let (sc, sn, dc, dn) = &self.overrides;
         if let Some(c) = sc {
@@ -202,23 +204,112 @@ pub fn with_error(input: &str, why: &str, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// The offset of the closing `}` of `text` when it is exactly one valid JSON object.
+/// The offset of the closing `}` of `text` when it is exactly one valid JSON object
+/// (strict: escapes, control characters, numbers and literals are checked; nesting is
+/// tracked on the heap, so deep input cannot overflow the stack).
 fn object_close(text: &str) -> Option<usize> {
     let mut sc = Scanner::new(text);
     if sc.peek() != Some(b'{') {
         return None;
     }
-    sc.skip_value().ok()?;
-    let close = sc.pos() - 1;
-    // skip_value only matches brackets; check the object's grammar too.
-    let mut check = Scanner::new(text);
-    check.begin_object().ok()?;
-    let mut first = true;
-    while check.next_key(first).ok()?.is_some() {
-        first = false;
-        check.skip_value().ok()?;
+    // Each open container: is it an object, and is the next member its first?
+    let mut stack: Vec<(bool, bool)> = Vec::new();
+    let mut close = 0;
+    loop {
+        match sc.peek()? {
+            b'{' => {
+                sc.begin_object().ok()?;
+                stack.push((true, true));
+            }
+            b'[' => {
+                sc.begin_array().ok()?;
+                stack.push((false, true));
+            }
+            b'"' => {
+                let start = sc.pos();
+                sc.string().ok()?;
+                if text.as_bytes()[start..sc.pos()].iter().any(|&c| c < 0x20) {
+                    return None;
+                }
+            }
+            _ => scalar(&mut sc)?,
+        }
+        // Move to the next value, closing the containers that end here.
+        loop {
+            let Some(top) = stack.last_mut() else {
+                return sc.at_end().then_some(close);
+            };
+            let (is_object, first) = *top;
+            top.1 = false;
+            let more = if is_object {
+                let key_start = sc.peek().map(|_| sc.pos());
+                match sc.next_key(first).ok()? {
+                    Some(_) => {
+                        let raw = &text.as_bytes()[key_start?..sc.pos()];
+                        if raw.iter().any(|&c| c < 0x20) {
+                            return None;
+                        }
+                        true
+                    }
+                    None => false,
+                }
+            } else {
+                sc.next_element(first).ok()?
+            };
+            if more {
+                break;
+            }
+            stack.pop();
+            if stack.is_empty() {
+                close = sc.pos() - 1;
+            }
+        }
     }
-    (check.pos() - 1 == close && check.at_end()).then_some(close)
+}
+
+/// A JSON number, `true`, `false` or `null` at the scanner; moves past it.
+fn scalar(sc: &mut Scanner<'_>) -> Option<()> {
+    let b = sc.text().as_bytes();
+    let start = sc.pos();
+    for lit in [&b"true"[..], b"false", b"null"] {
+        if b[start..].starts_with(lit) {
+            sc.set_pos(start + lit.len());
+            return Some(());
+        }
+    }
+    let mut i = start;
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > s
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    if b.get(i) == Some(&b'0') {
+        i += 1;
+    } else if !digits(&mut i) {
+        return None;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return None;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return None;
+        }
+    }
+    sc.set_pos(i);
+    Some(())
 }
 
 #[cfg(test)]
@@ -235,7 +326,29 @@ mod tests {
     fn error_output_is_always_an_object() {
         assert_eq!(err_of(r#"{"a":1}"#)["a"], 1);
         assert_eq!(err_of("{}")[ERROR_KEY], "why \"quoted\"");
-        for garbage in ["", "[1,2]", "{\"a\":", "{\"a\" 1}", "\"s\"", "{}}", "\u{fc}{"] {
+        assert_eq!(
+            err_of(r#"{"a":[1,-2.5e3,{"b":null}],"c":true}"#)["a"][1],
+            -2500.0
+        );
+        for garbage in [
+            "",
+            "[1,2]",
+            "{\"a\":",
+            "{\"a\" 1}",
+            "\"s\"",
+            "{}}",
+            "\u{fc}{",
+            r#"{"a":"\u12"}"#,
+            "{\"a\":\"\u{1}\"}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":tru}",
+            "{\"a\":[1,]}",
+            "{\"a\":1,}",
+            "{,}",
+            "{\"a\":[}",
+            "{\"a\":1} {}",
+        ] {
             let v = err_of(garbage);
             assert!(v.is_object());
             assert!(v["nsgflow_input"].is_string(), "{garbage}");

@@ -31,7 +31,10 @@ mod imp {
         let mut out = Vec::new();
         // Preopens are numbered from 3 (after stdio) until the first fd that is not one.
         for fd in 3u32..1024 {
-            let mut p = Prestat { tag: 0, name_len: 0 };
+            let mut p = Prestat {
+                tag: 0,
+                name_len: 0,
+            };
             // SAFETY: `p` is a valid out-pointer of the WASI prestat layout.
             if unsafe { fd_prestat_get(fd, &mut p) } != 0 {
                 break;

@@ -122,7 +122,10 @@ fn parse(flat: &str) -> Result<Flat<'_>, String> {
         sc.skip_value().map_err(bad)?;
     }
     if !sc.at_end() {
-        return Err(format!("text after the event's closing brace at byte {}", sc.pos()));
+        return Err(format!(
+            "text after the event's closing brace at byte {}",
+            sc.pos()
+        ));
     }
     Ok(f)
 }
@@ -130,14 +133,22 @@ fn parse(flat: &str) -> Result<Flat<'_>, String> {
 /// `2018-11-13T11:59:39.000Z` (what the flat encoder writes) to Unix milliseconds.
 pub fn parse_timestamp_ms(ts: &str) -> Option<u64> {
     let b = ts.as_bytes();
-    if b.len() != 24 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':'
-        || b[16] != b':' || b[19] != b'.' || b[23] != b'Z'
+    if b.len() != 24
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[23] != b'Z'
     {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let s = ts.get(r)?;
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, s, ms) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
@@ -171,7 +182,11 @@ pub fn record_from_flat<'a>(flat: &'a str, out: &mut String) -> Result<Classes<'
         Some("continue") => Some("C"),
         Some("end") => Some("E"),
         Some("deny") => Some("D"),
-        Some(s) => return Err(format!("`flow_state` `{s}` is not begin, continue, end or deny")),
+        Some(s) => {
+            return Err(format!(
+                "`flow_state` `{s}` is not begin, continue, end or deny"
+            ))
+        }
     };
     let iana = f.need_n("iana_number")?;
     let counter = |k: &str| f.n(k).map(|v| v.to_string()).unwrap_or_default();
@@ -191,14 +206,22 @@ pub fn record_from_flat<'a>(flat: &'a str, out: &mut String) -> Result<Classes<'
             let proto = match iana {
                 6 => "T",
                 17 => "U",
-                n => return Err(format!("NSG flow logs carry TCP or UDP only, not IANA protocol {n}")),
+                n => {
+                    return Err(format!(
+                        "NSG flow logs carry TCP or UDP only, not IANA protocol {n}"
+                    ))
+                }
             };
             let decision = match action {
                 "allow" => "A",
                 "deny" => "D",
                 a => return Err(format!("`action` `{a}` is not allow or deny")),
             };
-            let _ = write!(tuple, "{},{src},{dst},{sp},{dp},{proto},{direction},{decision}", ms / 1000);
+            let _ = write!(
+                tuple,
+                "{},{src},{dst},{sp},{dp},{proto},{direction},{decision}",
+                ms / 1000
+            );
             if version >= 2 {
                 let _ = write!(tuple, ",{},{counters}", state.unwrap_or(""));
             }
@@ -234,8 +257,12 @@ pub fn record_from_flat<'a>(flat: &'a str, out: &mut String) -> Result<Classes<'
     field(&mut o, "flowLogResourceID", f.s("flow_log_resource_id"));
     field(&mut o, "targetResourceID", f.s("target_resource_id"));
     let rule = f.s("rule").unwrap_or("");
+    // The flat `mac` is the IEEE form; Azure writes 12 bare hex digits (upper case as a
+    // rule), which ECS, Splunk and OCSF keep as written.
+    let bare_mac = f.s("mac").map(|m| m.replace('-', ""));
+    let mac = bare_mac.as_deref();
     if vnet {
-        field(&mut o, "macAddress", f.s("mac"));
+        field(&mut o, "macAddress", mac);
         o.extend_from_slice(b",\"category\":\"FlowLogFlowEvent\",\"flowLogVersion\":");
         o.extend_from_slice(version.to_string().as_bytes());
         o.extend_from_slice(b",\"flowRecords\":{\"flows\":[{");
@@ -253,12 +280,14 @@ pub fn record_from_flat<'a>(flat: &'a str, out: &mut String) -> Result<Classes<'
         if o.len() > 1 {
             o.push(b',');
         }
-        o.extend_from_slice(b"\"category\":\"NetworkSecurityGroupFlowEvent\",\"properties\":{\"Version\":");
+        o.extend_from_slice(
+            b"\"category\":\"NetworkSecurityGroupFlowEvent\",\"properties\":{\"Version\":",
+        );
         o.extend_from_slice(version.to_string().as_bytes());
         o.extend_from_slice(b",\"flows\":[{\"rule\":");
         write_str(&mut o, rule);
         o.extend_from_slice(b",\"flows\":[{");
-        if let Some(mac) = f.s("mac") {
+        if let Some(mac) = mac {
             o.extend_from_slice(b"\"mac\":");
             write_str(&mut o, mac);
             o.push(b',');
@@ -283,7 +312,12 @@ mod tests {
             parse_timestamp_ms("2022-09-14T09:00:03.606Z"),
             Some(1_663_146_003_606)
         );
-        for bad in ["", "2022-09-14T09:00:03Z", "2022-13-14T09:00:03.606Z", "2022-09-14T09:00:03.6x6Z"] {
+        for bad in [
+            "",
+            "2022-09-14T09:00:03Z",
+            "2022-13-14T09:00:03.606Z",
+            "2022-09-14T09:00:03.6x6Z",
+        ] {
             assert_eq!(parse_timestamp_ms(bad), None, "{bad}");
         }
     }

@@ -75,11 +75,18 @@ pub fn run<O: Write, E: Write + Send + 'static>(
     let dead_path = config.dead_letter.as_deref().map(|p| base.join(p));
     let dead_out: Box<dyn Write + Send> = match &dead_path {
         None => Box::new(stderr.clone()),
-        Some(p) => match std::fs::OpenOptions::new().create(true).append(true).open(p) {
+        Some(p) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
             Ok(f) => Box::new(f),
             Err(e) => {
                 return fail(
-                    format!("dead_letter {}: {e} (is it under accessible_paths?)", p.display()),
+                    format!(
+                        "dead_letter {}: {e} (is it under accessible_paths?)",
+                        p.display()
+                    ),
                     report,
                 )
             }

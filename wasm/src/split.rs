@@ -142,7 +142,10 @@ mod tests {
             (r#"{"rule":"R","version":2}"#, "no `tuple`"),
             (r#"{"tuple":"t","version":2}"#, "no `rule`"),
             (r#"{"tuple":"t","rule":"R"}"#, "no `version`"),
-            (r#"{"tuple":"t","rule":"R","properties":{}}"#, "whole flow-log record"),
+            (
+                r#"{"tuple":"t","rule":"R","properties":{}}"#,
+                "whole flow-log record",
+            ),
             (r#"[1]"#, "expected a JSON object"),
             (r#"{"tuple":"t""#, "not valid JSON"),
             (r#"{"tuple":"t"} x"#, "after the record"),

@@ -11,7 +11,8 @@ use nsgflow::encode::Format;
 use nsgflow::engine::InputOutcome;
 use nsgflow_tests::{fixture, run_text_with};
 
-const NETWORKS: &str = "networks:\n  spoke-shop: [10.20.0.0/16]\n  hub: [10.0.0.0/16, 10.5.0.0/16]\n";
+const NETWORKS: &str =
+    "networks:\n  spoke-shop: [10.20.0.0/16]\n  hub: [10.0.0.0/16, 10.5.0.0/16]\n";
 
 #[test]
 fn every_fixture_and_sample_in_every_format_equals_native() {
@@ -36,8 +37,18 @@ fn every_fixture_and_sample_in_every_format_equals_native() {
                 run.stderr
             );
             let not_flow_log = matches!(native.outcome, InputOutcome::NotFlowLog(_));
-            assert_eq!(run.exit, i32::from(not_flow_log), "{}: {}", file.display(), run.stderr);
-            assert!(run.stderr.contains("nsgflow-wasi: 1 files"), "{}", run.stderr);
+            assert_eq!(
+                run.exit,
+                i32::from(not_flow_log),
+                "{}: {}",
+                file.display(),
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains("nsgflow-wasi: 1 files"),
+                "{}",
+                run.stderr
+            );
         }
     }
 }
@@ -65,7 +76,11 @@ fn azure_states(records: &[String], cut_every: usize) -> Vec<String> {
 #[test]
 fn growing_blob_over_many_runs_prints_each_tuple_exactly_once() {
     let mut records = Vec::new();
-    for name in ["nsg-v2-blob.json", "vnet-blob.json", "nsg-version-switch.json"] {
+    for name in [
+        "nsg-v2-blob.json",
+        "vnet-blob.json",
+        "nsg-version-switch.json",
+    ] {
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap();
         for r in v["records"].as_array().unwrap() {
@@ -78,7 +93,9 @@ fn growing_blob_over_many_runs_prints_each_tuple_exactly_once() {
     assert!(states.len() > 3 * records.len(), "{} states", states.len());
 
     let dir = TempDir::new("grow");
-    let blob_dir = dir.0.join("resourceId=/y=2026/m=03/d=02/h=10/m=00/macAddress=000D3AF87856");
+    let blob_dir = dir
+        .0
+        .join("resourceId=/y=2026/m=03/d=02/h=10/m=00/macAddress=000D3AF87856");
     std::fs::create_dir_all(&blob_dir).unwrap();
     let mut printed = Vec::new();
     let mut runs_with_output = 0;
@@ -92,7 +109,10 @@ fn growing_blob_over_many_runs_prints_each_tuple_exactly_once() {
     // A last run with nothing new prints nothing.
     let idle = run_wasi(&[&dir.0]);
     assert!(idle.stdout.is_empty(), "{}", idle.stdout);
-    assert!(runs_with_output >= records.len(), "{runs_with_output} runs printed");
+    assert!(
+        runs_with_output >= records.len(),
+        "{runs_with_output} runs printed"
+    );
     let mut seen = std::collections::HashSet::new();
     for line in &printed {
         assert!(seen.insert(line.clone()) || native.iter().filter(|l| *l == line).count() > 1);
@@ -125,7 +145,11 @@ fn config_inputs_dead_letter_file_and_bad_config() {
     std::fs::write(dir.0.join("nsgflow.yaml"), "format: xml\n").unwrap();
     let run = run_wasi(&[&dir.0]);
     assert_eq!(run.exit, 2);
-    assert!(run.stderr.contains("nsgflow.yaml") && run.stderr.contains("xml"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nsgflow.yaml") && run.stderr.contains("xml"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty());
 
     std::fs::write(dir.0.join("nsgflow.yaml"), "output: events.ndjson\n").unwrap();

@@ -110,9 +110,15 @@ impl FilterHarness {
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ()).expect("_initialize");
         }
-        let memory = instance.get_memory(&mut store, "memory").expect("memory export");
-        let alloc = instance.get_typed_func(&mut store, "nsgflow_alloc").expect("alloc");
-        let free = instance.get_typed_func(&mut store, "nsgflow_free").expect("free");
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .expect("memory export");
+        let alloc = instance
+            .get_typed_func(&mut store, "nsgflow_alloc")
+            .expect("alloc");
+        let free = instance
+            .get_typed_func(&mut store, "nsgflow_free")
+            .expect("free");
         FilterHarness {
             store,
             memory,
@@ -129,7 +135,10 @@ impl FilterHarness {
         if data.len() + 1 > self.heap_size {
             return 0;
         }
-        let ptr = self.alloc.call(&mut self.store, data.len() as i32 + 1).expect("alloc");
+        let ptr = self
+            .alloc
+            .call(&mut self.store, data.len() as i32 + 1)
+            .expect("alloc");
         assert_ne!(ptr, 0, "module out of memory");
         let mem = self.memory.data_mut(&mut self.store);
         mem[ptr as usize..ptr as usize + data.len()].copy_from_slice(data);
@@ -140,7 +149,14 @@ impl FilterHarness {
     /// Calls `function` exactly as `flb_wasm_call_function_format_json` does and returns
     /// the NUL-terminated result Fluent Bit would `strdup`, or `None` where Fluent Bit
     /// would drop the record (a trap, or a result pointer outside memory).
-    pub fn call(&mut self, function: &str, tag: &str, sec: u32, nsec: u32, record: &[u8]) -> Option<String> {
+    pub fn call(
+        &mut self,
+        function: &str,
+        tag: &str,
+        sec: u32,
+        nsec: u32,
+        record: &[u8],
+    ) -> Option<String> {
         let f: FilterFn = self
             .instance
             .get_typed_func(&mut self.store, function)
@@ -149,7 +165,14 @@ impl FilterHarness {
         let rec_ptr = self.dup(record);
         let result = f.call(
             &mut self.store,
-            (tag_ptr, tag.len() as i32, sec as i32, nsec as i32, rec_ptr, record.len() as i32),
+            (
+                tag_ptr,
+                tag.len() as i32,
+                sec as i32,
+                nsec as i32,
+                rec_ptr,
+                record.len() as i32,
+            ),
         );
         let out = match result {
             Ok(ptr) => {
@@ -160,7 +183,9 @@ impl FilterHarness {
         };
         for (p, len) in [(tag_ptr, tag.len()), (rec_ptr, record.len())] {
             if p != 0 {
-                self.free.call(&mut self.store, (p, len as i32 + 1)).expect("free");
+                self.free
+                    .call(&mut self.store, (p, len as i32 + 1))
+                    .expect("free");
             }
         }
         out
@@ -170,7 +195,9 @@ impl FilterHarness {
     /// lie in memory with its NUL).
     pub fn read_cstr(&self, ptr: i32) -> Option<String> {
         let mem = self.memory.data(&self.store);
-        let start = usize::try_from(ptr).ok().filter(|&p| p != 0 && p < mem.len())?;
+        let start = usize::try_from(ptr)
+            .ok()
+            .filter(|&p| p != 0 && p < mem.len())?;
         let len = mem[start..].iter().position(|&b| b == 0)?;
         Some(String::from_utf8_lossy(&mem[start..start + len]).into_owned())
     }
@@ -256,4 +283,104 @@ pub fn all_inputs() -> Vec<PathBuf> {
         files.extend(s);
     }
     files
+}
+
+/// The split-tuple records of a flow-log text, as the Lua explode script makes them (the
+/// shape in `wasm/src/split.rs`): a reference built on serde_json, for the tests only.
+/// `None` when the text is not a stream of JSON values (a cut blob), which Fluent Bit's
+/// tail + json parser could not hand to Lua either.
+pub fn split_records(text: &str) -> Option<Vec<serde_json::Value>> {
+    use serde_json::{Map, Value};
+    let mut out = Vec::new();
+    let mut records = Vec::new();
+    for v in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
+        match v.ok()? {
+            Value::Object(mut o)
+                if o.get("records").is_some_and(Value::is_array)
+                    && !o.contains_key("properties")
+                    && !o.contains_key("flowRecords") =>
+            {
+                if let Some(Value::Array(rs)) = o.remove("records") {
+                    records.extend(rs);
+                }
+            }
+            Value::Array(rs) => records.extend(rs),
+            other => records.push(other),
+        }
+    }
+    for r in records {
+        let Value::Object(r) = r else { continue };
+        let mut base = Map::new();
+        for (k, v) in &r {
+            if k != "properties" && k != "flowRecords" {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(props) = r.get("properties") {
+            let version = props.get("Version").cloned().unwrap_or(Value::Null);
+            for rule in props
+                .get("flows")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for group in rule
+                    .get("flows")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    for t in group
+                        .get("flowTuples")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let mut s = base.clone();
+                        s.insert("version".into(), version.clone());
+                        if let Some(rule) = rule.get("rule") {
+                            s.insert("rule".into(), rule.clone());
+                        }
+                        if let Some(mac) = group.get("mac") {
+                            s.insert("mac".into(), mac.clone());
+                        }
+                        s.insert("tuple".into(), t.clone());
+                        out.push(Value::Object(s));
+                    }
+                }
+            }
+        } else if let Some(fr) = r.get("flowRecords") {
+            for acl in fr
+                .get("flows")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for group in acl
+                    .get("flowGroups")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    for t in group
+                        .get("flowTuples")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let mut s = base.clone();
+                        if let Some(a) = acl.get("aclID") {
+                            s.insert("aclID".into(), a.clone());
+                        }
+                        if let Some(rule) = group.get("rule") {
+                            s.insert("rule".into(), rule.clone());
+                        }
+                        s.insert("tuple".into(), t.clone());
+                        out.push(Value::Object(s));
+                    }
+                }
+            }
+        }
+    }
+    Some(out)
 }
