@@ -53,9 +53,18 @@ pub fn build() -> &'static Path {
     })
 }
 
+/// The wasmtime engine. Test builds (debug) compile the modules without Cranelift
+/// optimisations, which is several times faster to compile and runs the same code; the
+/// benchmark (release) uses the default, optimising, configuration.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(Engine::default)
+    ENGINE.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        if cfg!(debug_assertions) {
+            config.cranelift_opt_level(wasmtime::OptLevel::None);
+        }
+        Engine::new(&config).expect("wasmtime engine")
+    })
 }
 
 fn module(name: &str) -> Module {
