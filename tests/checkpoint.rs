@@ -8,7 +8,7 @@ use nsgflow::checkpoint::{process_new, read_new, Checkpoint, FileMark};
 use nsgflow::encode::{encoder, EncodeOptions, Format};
 use nsgflow::engine::{EncodeLines, Engine};
 use nsgflow::output::{DeadLetterWriter, EventWriter};
-use nsgflow_tests::{fixture, golden_fixtures, run_text, shared_samples};
+use nsgflow_tests::{azure_blob_states, blob_records, fixture, fixtures_and_samples, run_text};
 
 struct Dir(PathBuf);
 
@@ -74,40 +74,6 @@ fn runs_over(states: &[String], tag: &str) -> Vec<String> {
     all
 }
 
-/// How Azure grows a blob: `{"records":[` R1 `]}`, then R1,R2 `]}`, ..., and in between
-/// the reader may catch a state cut anywhere (mid-record, or without the closing `]}`).
-fn azure_states(records: &[&str], cut_every: usize) -> Vec<String> {
-    let mut states = Vec::new();
-    for n in 1..=records.len() {
-        let full = format!("{{\"records\":[{}]}}", records[..n].join(","));
-        let prev_len = if n == 1 {
-            12
-        } else {
-            format!("{{\"records\":[{}", records[..n - 1].join(",")).len()
-        };
-        let mut cut = prev_len + cut_every;
-        while cut < full.len() {
-            if full.is_char_boundary(cut) {
-                states.push(full[..cut].to_string());
-            }
-            cut += cut_every;
-        }
-        states.push(full);
-    }
-    states
-}
-
-/// The records of a blob, as text slices.
-fn record_texts(blob: &str) -> Vec<String> {
-    let v: serde_json::Value = serde_json::from_str(blob).unwrap();
-    v["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::to_string(r).unwrap())
-        .collect()
-}
-
 #[test]
 fn growing_blob_prints_each_tuple_exactly_once() {
     for name in [
@@ -117,13 +83,12 @@ fn growing_blob_prints_each_tuple_exactly_once() {
         "nsg-v1-blob.json",
     ] {
         let blob = std::fs::read_to_string(fixture(name)).unwrap();
-        let records = record_texts(&blob);
-        let refs: Vec<&str> = records.iter().map(String::as_str).collect();
-        let final_blob = format!("{{\"records\":[{}]}}", refs.join(","));
+        let records = blob_records(&blob);
+        let final_blob = format!("{{\"records\":[{}]}}", records.join(","));
         let native = run_text(&final_blob, Format::Flat).lines;
         assert!(!native.is_empty(), "{name}");
         for cut_every in [7, 50, 333] {
-            let states = azure_states(&refs, cut_every);
+            let states = azure_blob_states(&records, cut_every);
             assert!(states.len() > records.len(), "{name}: cut states made");
             let got = runs_over(&states, &format!("{}-{cut_every}", name.replace('.', "_")));
             assert_eq!(
@@ -196,17 +161,7 @@ fn growing_ndjson_prints_each_line_once() {
 
 #[test]
 fn every_fixture_and_sample_read_once_equals_native() {
-    let mut files = golden_fixtures();
-    if let Some(dir) = shared_samples() {
-        let mut s: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "ndjson"))
-            .collect();
-        s.sort();
-        files.extend(s);
-    }
-    for f in files {
+    for f in fixtures_and_samples() {
         let text = std::fs::read_to_string(&f).unwrap();
         let (lines, _, _) = run_once(&f, None);
         assert_eq!(

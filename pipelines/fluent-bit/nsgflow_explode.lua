@@ -54,10 +54,23 @@ local function error_record(rec, why)
   return r
 end
 
+-- Appends one split-tuple record per tuple of `group` to `out`: `base` plus the keys of
+-- `extra` (a table of key -> value) plus `tuple`.
+local function emit(out, base, group, extra)
+  for _, tuple in ipairs(list(group.flowTuples)) do
+    local r = copy(base)
+    for k, v in pairs(extra) do
+      r[k] = v
+    end
+    r.tuple = tuple
+    out[#out + 1] = r
+  end
+end
+
 -- Appends the split-tuple records of one flow-log record to `out`.
 local function explode_record(rec, out)
   if type(rec) ~= "table" then
-    out[#out + 1] = { nsgflow_error = "a `records` element that is not an object" }
+    out[#out + 1] = { nsgflow_error = "not_a_flow_log: a `records` element that is not an object" }
     return
   end
   local props, flow_records = rec.properties, rec.flowRecords
@@ -66,14 +79,7 @@ local function explode_record(rec, out)
     for _, rule in ipairs(list(props.flows)) do
       for _, group in ipairs(list(type(rule) == "table" and rule.flows)) do
         if type(group) == "table" then
-          for _, tuple in ipairs(list(group.flowTuples)) do
-            local r = copy(base)
-            r.version = props.Version
-            r.rule = rule.rule
-            r.mac = group.mac
-            r.tuple = tuple
-            out[#out + 1] = r
-          end
+          emit(out, base, group, { version = props.Version, rule = rule.rule, mac = group.mac })
         end
       end
     end
@@ -82,13 +88,7 @@ local function explode_record(rec, out)
     for _, acl in ipairs(list(flow_records.flows)) do
       for _, group in ipairs(list(type(acl) == "table" and acl.flowGroups)) do
         if type(group) == "table" then
-          for _, tuple in ipairs(list(group.flowTuples)) do
-            local r = copy(base)
-            r.aclID = acl.aclID
-            r.rule = group.rule
-            r.tuple = tuple
-            out[#out + 1] = r
-          end
+          emit(out, base, group, { aclID = acl.aclID, rule = group.rule })
         end
       end
     end

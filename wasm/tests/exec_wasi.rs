@@ -5,18 +5,20 @@
 
 mod harness;
 
-use harness::{all_inputs, run_wasi, TempDir};
+use harness::{run_wasi, TempDir};
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
 use nsgflow::engine::InputOutcome;
-use nsgflow_tests::{fixture, run_text_with};
+use nsgflow_tests::{
+    azure_blob_states, blob_records, fixture, fixtures_and_samples, run_text_with,
+};
 
 const NETWORKS: &str =
     "networks:\n  spoke-shop: [10.20.0.0/16]\n  hub: [10.0.0.0/16, 10.5.0.0/16]\n";
 
 #[test]
 fn every_fixture_and_sample_in_every_format_equals_native() {
-    let files = all_inputs();
+    let files = fixtures_and_samples();
     assert!(files.len() >= 12, "fixtures found: {}", files.len());
     for format in Format::ALL {
         let yaml = format!("format: {format}\n{NETWORKS}");
@@ -53,26 +55,6 @@ fn every_fixture_and_sample_in_every_format_equals_native() {
     }
 }
 
-/// How Azure grows a blob, read by runs that land anywhere in between.
-fn azure_states(records: &[String], cut_every: usize) -> Vec<String> {
-    let mut states = Vec::new();
-    for n in 1..=records.len() {
-        let full = format!("{{\"records\":[{}]}}", records[..n].join(","));
-        let mut cut = 12 + cut_every;
-        if n > 1 {
-            cut = format!("{{\"records\":[{}", records[..n - 1].join(",")).len() + cut_every;
-        }
-        while cut < full.len() {
-            if full.is_char_boundary(cut) {
-                states.push(full[..cut].to_string());
-            }
-            cut += cut_every;
-        }
-        states.push(full);
-    }
-    states
-}
-
 #[test]
 fn growing_blob_over_many_runs_prints_each_tuple_exactly_once() {
     let mut records = Vec::new();
@@ -89,7 +71,7 @@ fn growing_blob_over_many_runs_prints_each_tuple_exactly_once() {
     }
     let final_blob = format!("{{\"records\":[{}]}}", records.join(","));
     let native = run_text_with("blob", &final_blob, Format::Flat, &Config::default()).lines;
-    let states = azure_states(&records, 97);
+    let states = azure_blob_states(&records, 97);
     assert!(states.len() > 3 * records.len(), "{} states", states.len());
 
     let dir = TempDir::new("grow");

@@ -5,10 +5,10 @@
 
 mod harness;
 
-use harness::{all_inputs, split_records, FilterHarness, TempDir};
+use harness::{split_records, FilterHarness, TempDir};
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
-use nsgflow_tests::{fixture, run_text_with};
+use nsgflow_tests::{fixture, fixtures_and_samples, run_text_with};
 use serde_json::Value;
 
 const NETWORKS: &str =
@@ -45,7 +45,7 @@ fn split_tuples_give_the_native_events_on_every_fixture_and_sample() {
     let (mut h, config) = configured(&dir);
     let mut skipped = Vec::new();
     let mut compared = 0;
-    for file in all_inputs() {
+    for file in fixtures_and_samples() {
         let text = std::fs::read_to_string(&file).unwrap();
         let Some(splits) = split_records(&text) else {
             skipped.push(file.file_name().unwrap().to_string_lossy().into_owned());
@@ -120,7 +120,7 @@ fn flat_events_reshape_to_the_native_ecs_splunk_and_ocsf() {
     let dir = TempDir::new("reshape");
     let (mut h, config) = configured(&dir);
     let mut compared = 0;
-    for file in all_inputs() {
+    for file in fixtures_and_samples() {
         let text = std::fs::read_to_string(&file).unwrap();
         let flat = run_text_with("x", &text, Format::Flat, &config).lines;
         for (format, function) in [

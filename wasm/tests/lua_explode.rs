@@ -8,10 +8,10 @@ mod harness;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use harness::{all_inputs, root, split_records};
+use harness::{root, split_records};
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
-use nsgflow_tests::run_text_with;
+use nsgflow_tests::{fixtures_and_samples, run_text_with};
 use nsgflow_wasm::filter::Filter;
 use serde_json::Value;
 
@@ -66,7 +66,7 @@ fn lua_split_gives_the_native_tuples_and_events_on_every_fixture_and_sample() {
     let mut filter = Filter::default();
     let mut compared = 0;
     let mut skipped = Vec::new();
-    for file in all_inputs() {
+    for file in fixtures_and_samples() {
         let text = std::fs::read_to_string(&file).unwrap();
         let Some(lines) = as_tail_lines(&text) else {
             skipped.push(file.file_name().unwrap().to_string_lossy().into_owned());

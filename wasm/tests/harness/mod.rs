@@ -279,21 +279,6 @@ impl Drop for TempDir {
     }
 }
 
-/// Every fixture with golden output and every shared sample (when `../shared` is there).
-pub fn all_inputs() -> Vec<PathBuf> {
-    let mut files = nsgflow_tests::golden_fixtures();
-    if let Some(dir) = nsgflow_tests::shared_samples() {
-        let mut s: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "ndjson"))
-            .collect();
-        s.sort();
-        files.extend(s);
-    }
-    files
-}
-
 /// The split-tuple records of a flow-log text, as the Lua explode script makes them (the
 /// shape in `wasm/src/split.rs`): a reference built on serde_json, for the tests only.
 /// `None` when the text is not a stream of JSON values (a cut blob), which Fluent Bit's
@@ -325,68 +310,51 @@ pub fn split_records(text: &str) -> Option<Vec<serde_json::Value>> {
                 base.insert(k.clone(), v.clone());
             }
         }
-        if let Some(props) = r.get("properties") {
-            let version = props.get("Version").cloned().unwrap_or(Value::Null);
-            for rule in props
-                .get("flows")
+        // One split record per tuple: the base plus the group's keys and the tuple.
+        let mut emit = |group: &Value, extra: &[(&str, Option<&Value>)]| {
+            for t in group
+                .get("flowTuples")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
             {
-                for group in rule
-                    .get("flows")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    for t in group
-                        .get("flowTuples")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        let mut s = base.clone();
-                        s.insert("version".into(), version.clone());
-                        if let Some(rule) = rule.get("rule") {
-                            s.insert("rule".into(), rule.clone());
-                        }
-                        if let Some(mac) = group.get("mac") {
-                            s.insert("mac".into(), mac.clone());
-                        }
-                        s.insert("tuple".into(), t.clone());
-                        out.push(Value::Object(s));
+                let mut s = base.clone();
+                for (k, v) in extra {
+                    if let Some(v) = v {
+                        s.insert(k.to_string(), (*v).clone());
                     }
+                }
+                s.insert("tuple".into(), t.clone());
+                out.push(Value::Object(s));
+            }
+        };
+        let items = |v: Option<&Value>, key: &str| -> Vec<Value> {
+            v.and_then(|v| v.get(key))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        if let Some(props) = r.get("properties") {
+            let version = props.get("Version").cloned().unwrap_or(Value::Null);
+            for rule in items(Some(props), "flows") {
+                for group in items(Some(&rule), "flows") {
+                    emit(
+                        &group,
+                        &[
+                            ("version", Some(&version)),
+                            ("rule", rule.get("rule")),
+                            ("mac", group.get("mac")),
+                        ],
+                    );
                 }
             }
         } else if let Some(fr) = r.get("flowRecords") {
-            for acl in fr
-                .get("flows")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                for group in acl
-                    .get("flowGroups")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    for t in group
-                        .get("flowTuples")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        let mut s = base.clone();
-                        if let Some(a) = acl.get("aclID") {
-                            s.insert("aclID".into(), a.clone());
-                        }
-                        if let Some(rule) = group.get("rule") {
-                            s.insert("rule".into(), rule.clone());
-                        }
-                        s.insert("tuple".into(), t.clone());
-                        out.push(Value::Object(s));
-                    }
+            for acl in items(Some(fr), "flows") {
+                for group in items(Some(&acl), "flowGroups") {
+                    emit(
+                        &group,
+                        &[("aclID", acl.get("aclID")), ("rule", group.get("rule"))],
+                    );
                 }
             }
         }
