@@ -63,11 +63,9 @@ fn growing_blob_over_many_runs_prints_each_tuple_exactly_once() {
         "vnet-blob.json",
         "nsg-version-switch.json",
     ] {
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap();
-        for r in v["records"].as_array().unwrap() {
-            records.push(serde_json::to_string(r).unwrap());
-        }
+        records.extend(blob_records(
+            &std::fs::read_to_string(fixture(name)).unwrap(),
+        ));
     }
     let final_blob = format!("{{\"records\":[{}]}}", records.join(","));
     let native = run_text_with("blob", &final_blob, Format::Flat, &Config::default()).lines;
