@@ -58,6 +58,11 @@ fn bench(c: &mut Criterion) {
     std::fs::write(&path, &blob).unwrap();
     let checkpoint = dir.0.join(".nsgflow-checkpoint.json");
     assert_eq!(native_exec(&path), TUPLES as u64);
+    // Compile both modules before anything is measured (and say so, for `perf record -p`).
+    let _ = harness::run_wasi(&[&dir.0]);
+    let _ = std::fs::remove_file(&checkpoint);
+    let _ = harness::filter_module();
+    eprintln!("wasm_vs_native: modules compiled");
 
     let mut g = c.benchmark_group("in_exec_wasi");
     g.throughput(Throughput::Elements(TUPLES as u64));

@@ -51,49 +51,40 @@ unsafe fn call(rec: *const u8, rec_len: u32, op: Op) -> *const u8 {
         FILTER.with(|cell| {
             let mut guard = cell.try_borrow_mut().ok()?;
             let filter = guard.get_or_insert_with(crate::config::filter_from_preopens);
-            let reply = match &input {
-                Err(why) => {
-                    let mut out = Vec::new();
-                    with_error("{}", why, &mut out);
-                    out
-                }
+            match &input {
+                Err(why) => Some(Err(why.clone())),
                 Ok(bytes) => {
+                    // Borrowed when the record is UTF-8, as Fluent Bit's JSON always is.
                     let text = String::from_utf8_lossy(bytes);
-                    let out = match op {
+                    match op {
                         Op::Tuple(f) => filter.tuple_event(&text, f),
                         Op::Reshape(f) => filter.reshape(&text, f),
                     };
-                    out.to_vec()
+                    // The reply stays in the filter's buffer until the next call.
+                    Some(Ok(filter.nul_terminated()))
                 }
-            };
-            Some(reply)
+            }
         })
     });
-    let reply = match run {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            let mut out = Vec::new();
-            with_error("{}", "re-entrant call into the nsgflow filter", &mut out);
-            out
-        }
-        Err(_) => {
-            let mut out = Vec::new();
-            let text = input
+    let (text, why) = match run {
+        Ok(Some(Ok(ptr))) => return ptr,
+        Ok(Some(Err(why))) => (String::new(), why),
+        Ok(None) => (
+            String::new(),
+            "re-entrant call into the nsgflow filter".to_string(),
+        ),
+        Err(_) => (
+            input
                 .as_deref()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default();
-            with_error(
-                &text,
-                "internal error in nsgflow (a bug: please report it with this record)",
-                &mut out,
-            );
-            out
-        }
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default(),
+            "internal error in nsgflow (a bug: please report it with this record)".to_string(),
+        ),
     };
     FALLBACK.with(|b| {
         let mut b = b.borrow_mut();
         b.clear();
-        b.extend_from_slice(&reply);
+        with_error(if text.is_empty() { "{}" } else { &text }, &why, &mut b);
         b.push(0);
         b.as_ptr()
     })

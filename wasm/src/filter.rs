@@ -93,6 +93,12 @@ impl Filter {
         self.finish(flat, format, classes)
     }
 
+    /// The last reply with a NUL after it, for the C ABI: valid until the next call.
+    pub fn nul_terminated(&mut self) -> *const u8 {
+        self.out.push(0);
+        self.out.as_ptr()
+    }
+
     fn finish(&mut self, input: &str, format: Format, r: Result<Overrides, String>) -> &[u8] {
         self.out.clear();
         let error = match r {

@@ -24,10 +24,14 @@ pub fn wasm_dir() -> PathBuf {
 }
 
 /// Builds both `.wasm` files once per test process (a no-op when `.ci/run` or an earlier
-/// run built them and nothing changed); returns their directory.
+/// run built them and nothing changed); returns their directory. `NSGFLOW_WASM_DIR`
+/// names a directory of already built modules to load instead (e.g. another profile's).
 pub fn build() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("NSGFLOW_WASM_DIR") {
+            return PathBuf::from(dir);
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(root())
@@ -62,6 +66,10 @@ pub fn engine() -> &'static Engine {
         let mut config = wasmtime::Config::new();
         if cfg!(debug_assertions) {
             config.cranelift_opt_level(wasmtime::OptLevel::None);
+        }
+        // `NSGFLOW_WASM_PERFMAP=1`: name the compiled functions for `perf` (/tmp/perf-PID.map).
+        if std::env::var_os("NSGFLOW_WASM_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         Engine::new(&config).expect("wasmtime engine")
     })
