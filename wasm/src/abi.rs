@@ -54,8 +54,13 @@ unsafe fn call(rec: *const u8, rec_len: u32, op: Op) -> *const u8 {
             match &input {
                 Err(why) => Some(Err(why.clone())),
                 Ok(bytes) => {
-                    // Borrowed when the record is UTF-8, as Fluent Bit's JSON always is.
-                    let text = String::from_utf8_lossy(bytes);
+                    // Borrowed when the record is UTF-8, as Fluent Bit's JSON always is
+                    // (`from_utf8` first: its ASCII fast path is several times quicker
+                    // than the lossy decoder's, which counts in an interpreter).
+                    let text = match std::str::from_utf8(bytes) {
+                        Ok(t) => std::borrow::Cow::Borrowed(t),
+                        Err(_) => String::from_utf8_lossy(bytes),
+                    };
                     match op {
                         Op::Tuple(f) => filter.tuple_event(&text, f),
                         Op::Reshape(f) => filter.reshape(&text, f),
