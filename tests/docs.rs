@@ -1,6 +1,7 @@
 //! The documentation says what the code does: the L7 table in `docs/schema.md` is the one
 //! in `plugin/src/l7.rs`, and `docs/config.example.yaml` loads and means what it says.
 
+use nsgflow::blob::config::AzureBlobConfig;
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
 use nsgflow::l7::{Transport, L7_PORTS};
@@ -48,4 +49,49 @@ fn example_config_loads_and_classifies() {
     assert_eq!((class.as_str(), net), ("internal", Some("spoke-shop")));
     let (_, net) = cl.classify("168.63.129.16".parse().unwrap());
     assert_eq!(net, Some("azure-dns"));
+    // Reputation, topology and aggregation.
+    assert_eq!(c.reputation.feeds.len(), 4);
+    assert_eq!(
+        c.reputation.feeds[1].format_or_guess(),
+        nsgflow::reputation::FeedFormat::Spamhaus
+    );
+    assert_eq!(c.reputation.cache.capacity, 0);
+    assert!(c.topology.is_some() && c.service_tags.is_some());
+    assert!(!c.aggregate.enabled);
+    assert_eq!(c.aggregate.window.as_secs(), 600);
+    assert_eq!(
+        c.aggregate.key,
+        nsgflow::aggregate::KeySpec::TRAFFIC_ANALYTICS
+    );
+    assert_eq!(c.aggregate.allowed_lateness.as_secs(), 300);
+}
+
+#[test]
+fn example_topology_loads_and_places_addresses() {
+    let path = tests_dir().join("../docs/topology.example.yaml");
+    let t = nsgflow::topology::Topology::load(Some(&path), None).unwrap();
+    let site = t.site("10.20.2.9".parse().unwrap()).unwrap();
+    assert_eq!(
+        (site.vnet.as_deref(), site.subnet.as_deref()),
+        (Some("vnet-shop-prod-weu"), Some("snet-api"))
+    );
+    let gw = t.site("192.168.7.1".parse().unwrap()).unwrap();
+    assert_eq!(
+        gw.gateway.as_ref().map(|g| g.1.as_str()),
+        Some("onprem-dc1")
+    );
+}
+
+#[test]
+fn example_config_azure_blob_section_is_the_defaults_but_the_checkpoint_dir() {
+    let c = Config::load(&tests_dir().join("../docs/config.example.yaml")).unwrap();
+    let want = AzureBlobConfig {
+        checkpoint_dir: "/var/lib/nsgflow/checkpoints".into(),
+        ..AzureBlobConfig::default()
+    };
+    assert_eq!(c.azure_blob, want);
+    assert_eq!(c.azure_blob.validate(), Ok(()));
+    // A typo is an error naming the key.
+    let e = Config::from_yaml("azure_blob:\n  lookback_hour: 3\n").unwrap_err();
+    assert!(e.contains("lookback_hour"), "{e}");
 }

@@ -5,9 +5,12 @@
 //! After a deliberate change of output, regenerate with `NSGFLOW_BLESS=1 cargo test -p
 //! nsgflow-tests --test golden` and review the diff before committing it.
 
+use nsgflow::aggregate::KeySpec;
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
-use nsgflow_tests::{golden_dir, golden_fixtures, run_text_with};
+use nsgflow_tests::{
+    enrichment_config, fixture, golden_dir, golden_fixtures, run_text_with, ENRICHED_FIXTURES,
+};
 
 fn check(path: &std::path::Path, expected: &str, bless: bool, failures: &mut Vec<String>) {
     if bless {
@@ -91,4 +94,51 @@ fn every_fixture_matches_its_golden_output_in_every_format() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Runs the enrichment fixtures with `config` in every format against `golden/<dir>/`.
+fn check_variant(dir: &str, config: &Config) {
+    let bless = std::env::var_os("NSGFLOW_BLESS").is_some();
+    let out_dir = golden_dir().join(dir);
+    if bless {
+        std::fs::create_dir_all(&out_dir).expect("golden dir");
+    }
+    let mut failures = Vec::new();
+    for name in ENRICHED_FIXTURES {
+        let text = std::fs::read_to_string(fixture(name)).expect("read fixture");
+        let stem = name.trim_end_matches(".json");
+        for format in Format::ALL {
+            let run = run_text_with(name, &text, format, config);
+            let mut lines = run.lines.join("\n");
+            lines.push('\n');
+            check(
+                &out_dir.join(format!("{stem}.{format}.ndjson")),
+                &lines,
+                bless,
+                &mut failures,
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn enriched_output_matches_golden() {
+    check_variant("enriched", &enrichment_config());
+}
+
+#[test]
+fn aggregated_output_matches_golden() {
+    let mut config = enrichment_config();
+    config.aggregate.enabled = true;
+    check_variant("aggregated", &config);
+}
+
+#[test]
+fn traffic_analytics_aggregates_match_golden() {
+    let mut config = enrichment_config();
+    config.aggregate.enabled = true;
+    config.aggregate.key = KeySpec::TRAFFIC_ANALYTICS;
+    config.aggregate.window = "10m".parse().unwrap();
+    check_variant("aggregated-ta", &config);
 }

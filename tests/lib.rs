@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use nsgflow::aggregate::{Aggregation, FlushReason};
 use nsgflow::config::Config;
 use nsgflow::encode::{encoder, Format};
 use nsgflow::engine::{EncodeLines, Engine, InputOutcome};
-use nsgflow::event::Enricher;
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 use nsgflow::stats::Stats;
 
@@ -23,6 +23,24 @@ pub fn fixtures_dir() -> PathBuf {
 pub fn golden_dir() -> PathBuf {
     tests_dir().join("golden")
 }
+
+/// The enrichment fixtures: feeds, topology, service tags and the config naming them.
+pub fn enrichment_dir() -> PathBuf {
+    fixtures_dir().join("enrichment")
+}
+
+/// `fixtures/enrichment/enrichment.yaml`, loaded (feeds, topology, service tags).
+pub fn enrichment_config() -> Config {
+    Config::load(&enrichment_dir().join("enrichment.yaml")).expect("enrichment config")
+}
+
+/// The fixtures the enriched and aggregated golden outputs are made from.
+pub const ENRICHED_FIXTURES: [&str; 4] = [
+    "nsg-v1-blob.json",
+    "nsg-v2-blob.json",
+    "vnet-blob.json",
+    "nsg-version-switch.json",
+];
 
 pub fn fixture(name: &str) -> PathBuf {
     fixtures_dir().join(name)
@@ -124,24 +142,35 @@ impl Run {
 }
 
 /// Runs the engine over `text` with `format` and `config`.
+/// (With `aggregate.enabled`, the lines are the aggregates, flushed at the end.)
 pub fn run_text_with(name: &str, text: &str, format: Format, config: &Config) -> Run {
-    let mut engine = Engine::new(Enricher::new(
-        config.classifier(),
-        config.community_id_seed.unwrap_or(0),
-    ));
+    let mut engine = Engine::new(config.enricher().expect("config loads"));
     let mut enc = encoder(format, &config.encode_options());
     let mut out = EventWriter::new(Vec::new());
     let dead_buf = SharedBuf::default();
     let mut dead = DeadLetterWriter::new(Some(Box::new(dead_buf.clone())));
-    let outcome = engine.process(
-        name,
-        text,
-        &mut EncodeLines {
-            encoder: enc.as_mut(),
-            writer: &mut out,
-        },
-        &mut dead,
-    );
+    let outcome = if config.aggregate.enabled {
+        let mut agg = Aggregation::new(&config.aggregate, engine.enricher.clone());
+        let outcome = engine.process(
+            name,
+            text,
+            &mut agg.lines(enc.as_mut(), &mut out),
+            &mut dead,
+        );
+        agg.finish(FlushReason::EndOfInput, enc.as_mut(), &mut out);
+        engine.stats.aggregation = Some(agg.aggregator.stats);
+        outcome
+    } else {
+        engine.process(
+            name,
+            text,
+            &mut EncodeLines {
+                encoder: enc.as_mut(),
+                writer: &mut out,
+            },
+            &mut dead,
+        )
+    };
     dead.flush().expect("flush dead letters");
     let bytes = out.into_inner().expect("flush events");
     let lines = String::from_utf8(bytes)

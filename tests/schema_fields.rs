@@ -5,7 +5,10 @@
 use std::collections::BTreeSet;
 
 use nsgflow::encode::Format;
-use nsgflow_tests::{field_paths, golden_fixtures, run_file, tests_dir};
+use nsgflow_tests::{
+    enrichment_config, field_paths, fixture, golden_fixtures, run_file, run_text_with, tests_dir,
+    ENRICHED_FIXTURES,
+};
 
 fn schema(file: &str) -> BTreeSet<String> {
     std::fs::read_to_string(tests_dir().join("schemas").join(file))
@@ -17,12 +20,29 @@ fn schema(file: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// All field paths each format writes over every fixture.
+/// All field paths each format writes over every fixture, plain, enriched (feeds,
+/// topology, service tags) and aggregated (with every key preset).
 fn paths(format: Format) -> BTreeSet<String> {
     let mut all = BTreeSet::new();
     for f in golden_fixtures() {
         for e in run_file(&f, format).events() {
             all.extend(field_paths(&e));
+        }
+    }
+    let enriched = enrichment_config();
+    let mut configs = vec![enriched.clone()];
+    for key in ["5tuple", "traffic-analytics", "dst_ip,dst_port"] {
+        let mut c = enriched.clone();
+        c.aggregate.enabled = true;
+        c.aggregate.key = key.parse().unwrap();
+        configs.push(c);
+    }
+    for config in &configs {
+        for name in ENRICHED_FIXTURES {
+            let text = std::fs::read_to_string(fixture(name)).unwrap();
+            for e in run_text_with(name, &text, format, config).events() {
+                all.extend(field_paths(&e));
+            }
         }
     }
     assert!(all.len() > 20, "{format}: too few fields seen");
@@ -59,6 +79,9 @@ fn ecs_fields_are_ecs() {
         "rule.name",
         "cloud.account.id",
         "related.ip",
+        "threat.enrichments.indicator.ip",
+        "threat.enrichments.matched.field",
+        "event.start",
     ] {
         assert!(paths.contains(required), "ECS output lacks {required}");
     }
@@ -87,6 +110,8 @@ fn splunk_fields_are_cim_network_traffic() {
         "event.bytes_in",
         "event.vendor_product",
         "sourcetype",
+        "event.threat_match_value",
+        "event.duration",
     ] {
         assert!(paths.contains(required), "Splunk output lacks {required}");
     }
@@ -109,6 +134,9 @@ fn ocsf_fields_are_network_activity() {
         "traffic.bytes_out",
         "disposition_id",
         "metadata.version",
+        "osint.value",
+        "count",
+        "start_time",
     ] {
         assert!(paths.contains(required), "OCSF output lacks {required}");
     }

@@ -282,7 +282,7 @@ pub fn process_new(
     if !blob {
         let (s, consumed) =
             engine.process_part(name, &text[pos..], start.next_record, true, handler, dead);
-        add(&mut summary, &s);
+        summary.add(&s);
         return progress(
             start,
             pos + consumed,
@@ -342,7 +342,7 @@ pub fn process_new(
             array.push(']');
         }
         let (s, _) = engine.process_part(name, &array, next_record, false, handler, dead);
-        add(&mut summary, &s);
+        summary.add(&s);
         next_record = s.next_record_index;
     }
     let mut p = progress(start, end, !corrupt, text, summary, next_record);
@@ -350,15 +350,6 @@ pub fn process_new(
         p.pending = 0;
     }
     p
-}
-
-fn add(total: &mut WalkSummary, s: &WalkSummary) {
-    total.records += s.records;
-    total.rejected_records += s.rejected_records;
-    total.incomplete |= s.incomplete;
-    total.foreign_values += s.foreign_values;
-    total.values += s.values;
-    total.next_record_index = s.next_record_index;
 }
 
 fn progress(

@@ -9,8 +9,13 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
+use crate::aggregate::AggregateConfig;
+use crate::blob::config::AzureBlobConfig;
 use crate::classify::{Classifier, NamedNetwork};
 use crate::encode::{EncodeOptions, Format};
+use crate::event::Enricher;
+use crate::reputation::{Reputation, ReputationConfig};
+use crate::topology::Topology;
 
 /// Everything the `process` command can be told.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -34,6 +39,17 @@ pub struct Config {
     pub networks: BTreeMap<String, Vec<Cidr>>,
     /// Splunk HEC envelope settings.
     pub splunk: SplunkConfig,
+    /// Where `nsgflow tail` reads flow logs in Azure Blob Storage, and how politely.
+    pub azure_blob: AzureBlobConfig,
+    /// Threat feeds (`--feeds`), their lookup cache and hot reload.
+    pub reputation: ReputationConfig,
+    /// Your VNets, subnets and gateway ranges, for FlowType (`--topology`): a YAML file,
+    /// see `tests/fixtures/enrichment/topology.yaml`.
+    pub topology: Option<PathBuf>,
+    /// Azure's `ServiceTags_Public_*.json` (`--service-tags`): Microsoft-owned addresses.
+    pub service_tags: Option<PathBuf>,
+    /// Aggregation per key and window (`--aggregate`, `--window`, `--key`).
+    pub aggregate: AggregateConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -112,10 +128,52 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        Config::from_yaml(&text).map_err(|message| ConfigError {
+        let mut config = Config::from_yaml(&text).map_err(|message| ConfigError {
             path: path.to_path_buf(),
             message,
-        })
+        })?;
+        if let Some(dir) = path.parent() {
+            config.resolve_paths(dir);
+        }
+        Ok(config)
+    }
+
+    /// Makes the feed, topology and service-tag paths relative to `dir` (the config
+    /// file's directory) absolute.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        let rebase = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        for f in &mut self.reputation.feeds {
+            rebase(&mut f.path);
+        }
+        if let Some(p) = self.topology.as_mut() {
+            rebase(p);
+        }
+        if let Some(p) = self.service_tags.as_mut() {
+            rebase(p);
+        }
+    }
+
+    /// The enricher: classifier, and the feeds and topology when configured (loading
+    /// them; an error names the file). Starts the feed reload thread when asked for.
+    pub fn enricher(&self) -> Result<Enricher, String> {
+        let mut e = Enricher::new(self.classifier(), self.community_id_seed.unwrap_or(0));
+        if !self.reputation.feeds.is_empty() {
+            e.reputation = Some(Reputation::load(&self.reputation)?);
+        }
+        if self.topology.is_some() || self.service_tags.is_some() {
+            e.topology = Some(std::sync::Arc::new(Topology::load(
+                self.topology.as_deref(),
+                self.service_tags.as_deref(),
+            )?));
+        }
+        if self.aggregate.enabled {
+            self.aggregate.validate()?;
+        }
+        Ok(e)
     }
 
     pub fn from_yaml(text: &str) -> Result<Config, String> {

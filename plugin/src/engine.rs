@@ -38,11 +38,19 @@ pub enum InputOutcome {
     NotFlowLog(String),
 }
 
+/// Called with the bytes of input read since the last call (for a progress bar).
+pub type Progress = Box<dyn FnMut(u64) + Send>;
+
+/// How many bytes pass between progress reports.
+const PROGRESS_EVERY: usize = 1 << 20;
+
 /// The engine: enrichment plus counters. One per thread; it holds no buffers of its own.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Engine {
     pub enricher: Enricher,
     pub stats: Stats,
+    /// Reports how far [`Engine::process`] has read, about every MiB and at the end.
+    pub progress: Option<Progress>,
     /// Why the current input looks like something other than a flow log.
     not_flow_log_detail: Option<String>,
 }
@@ -52,6 +60,7 @@ impl Engine {
         Engine {
             enricher,
             stats: Stats::default(),
+            progress: None,
             not_flow_log_detail: None,
         }
     }
@@ -64,8 +73,10 @@ impl Engine {
         handler: &mut impl EventHandler,
         dead: &mut DeadLetterWriter,
     ) -> InputOutcome {
-        let outcome = self.process_part(name, text, 0, false, handler, dead);
-        self.finish_input(text.len(), outcome.0)
+        let mut progress = self.progress.take();
+        let (summary, _) = self.walk(name, text, 0, false, handler, dead, progress.as_mut());
+        self.progress = progress;
+        self.finish_input(text.len(), summary)
     }
 
     /// Processes a piece of a stream (see [`record::walk_with`]); returns the outcome so
@@ -79,17 +90,38 @@ impl Engine {
         handler: &mut impl EventHandler,
         dead: &mut DeadLetterWriter,
     ) -> (record::WalkSummary, usize) {
+        self.walk(name, text, first_record, partial, handler, dead, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &mut self,
+        name: &str,
+        text: &str,
+        first_record: usize,
+        partial: bool,
+        handler: &mut impl EventHandler,
+        dead: &mut DeadLetterWriter,
+        progress: Option<&mut Progress>,
+    ) -> (record::WalkSummary, usize) {
+        self.enricher.refresh();
         let mut sink = Sink {
             name,
-            enricher: &self.enricher,
+            enricher: &mut self.enricher,
             stats: &mut self.stats,
             handler,
             dead,
             first_not_flow_log: None,
+            progress,
+            reported: 0,
         };
         let (summary, consumed) = record::walk_with(text, first_record, partial, &mut sink);
+        if let Some(p) = sink.progress.as_mut() {
+            p((text.len() - sink.reported) as u64);
+        }
         let first = sink.first_not_flow_log.take();
         self.stats.records += summary.records as u64;
+        self.stats.reputation = self.enricher.reputation.as_ref().map(|r| r.stats());
         if self.not_flow_log_detail.is_none() {
             self.not_flow_log_detail = first;
         }
@@ -118,11 +150,14 @@ impl Engine {
 
 struct Sink<'s, H: EventHandler> {
     name: &'s str,
-    enricher: &'s Enricher,
+    enricher: &'s mut Enricher,
     stats: &'s mut Stats,
     handler: &'s mut H,
     dead: &'s mut DeadLetterWriter,
     first_not_flow_log: Option<String>,
+    progress: Option<&'s mut Progress>,
+    /// Bytes already reported to `progress`.
+    reported: usize,
 }
 
 impl<H: EventHandler> FlowSink for Sink<'_, H> {
@@ -148,5 +183,14 @@ impl<H: EventHandler> FlowSink for Sink<'_, H> {
         }
         self.stats.reject(rejection.reason);
         self.dead.write(self.name, &rejection);
+    }
+
+    fn record_done(&mut self, _record: &Record<'_>, end: usize) {
+        if let Some(p) = self.progress.as_mut() {
+            if end >= self.reported + PROGRESS_EVERY {
+                p((end - self.reported) as u64);
+                self.reported = end;
+            }
+        }
     }
 }

@@ -2,12 +2,15 @@
 //! encode. Built on the stack for each tuple; everything is borrowed.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::classify::{AddressClass, Classifier};
 use crate::community_id::CommunityId;
 use crate::l7::l7_protocol;
 use crate::record::{FlowGroup, FlowLogKind, Record};
+use crate::reputation::{Listing, Reputation};
 use crate::resource::{short_type, ResourceId};
+use crate::topology::{flow_type, FlowType, ServiceTag, Site, Topology};
 use crate::tuple::FlowTuple;
 
 /// One side of a flow, classified.
@@ -20,6 +23,12 @@ pub struct Endpoint<'e> {
     pub class: AddressClass,
     /// The user network (from the config) the address falls in.
     pub network: Option<&'e str>,
+    /// Why threat feeds list the address (only public addresses are ever listed).
+    pub reputation: Option<Listing<'e>>,
+    /// Where the address is in the configured topology (VNet/subnet or gateway range).
+    pub site: Option<&'e Site>,
+    /// The Azure service tag of a Microsoft-owned public address.
+    pub service_tag: Option<&'e ServiceTag>,
 }
 
 /// A labelled, classified flow event.
@@ -33,14 +42,23 @@ pub struct FlowEvent<'e> {
     /// The application protocol guessed from the destination port.
     pub l7_protocol: Option<&'static str>,
     pub community_id: CommunityId,
+    /// Whether a public side is listed by a threat feed; `None` when no feeds are configured.
+    pub malicious: Option<bool>,
+    /// The Traffic Analytics FlowType; `None` when no topology is configured.
+    pub flow_type: Option<FlowType>,
 }
 
-/// Turns tuples into events: classification, L7 guess and Community ID.
+/// Turns tuples into events: classification, L7 guess, Community ID and, when configured,
+/// reputation and topology.
 #[derive(Debug, Clone, Default)]
 pub struct Enricher {
     pub classifier: Classifier,
     /// The Community ID seed (0 unless every tool in the SIEM uses another).
     pub community_id_seed: u16,
+    /// Threat feeds, with this engine's lookup cache.
+    pub reputation: Option<Reputation>,
+    /// VNets, gateways and service tags, for FlowType.
+    pub topology: Option<Arc<Topology>>,
 }
 
 impl Enricher {
@@ -48,35 +66,82 @@ impl Enricher {
         Enricher {
             classifier,
             community_id_seed,
+            reputation: None,
+            topology: None,
         }
     }
 
-    pub fn event<'e>(
+    /// Picks up reloaded feeds; the engine calls it once per chunk of input.
+    pub fn refresh(&mut self) {
+        if let Some(r) = self.reputation.as_mut() {
+            r.refresh();
+        }
+    }
+
+    /// The reputation listing index of `ip` (through the cache), when feeds are configured.
+    #[inline]
+    pub fn lookup(&mut self, ip: IpAddr) -> Option<u32> {
+        self.reputation.as_mut().and_then(|r| r.lookup(ip))
+    }
+
+    /// One side of a flow, classified and placed; `listing` comes from [`Enricher::lookup`].
+    #[inline]
+    pub fn endpoint<'e>(
         &'e self,
+        ip: IpAddr,
+        ip_text: &'e str,
+        port: u16,
+        listing: Option<u32>,
+    ) -> Endpoint<'e> {
+        let (class, network) = self.classifier.classify(ip);
+        let topology = self.topology.as_deref();
+        Endpoint {
+            ip,
+            ip_text,
+            port,
+            class,
+            network,
+            reputation: listing.and_then(|id| self.reputation.as_ref()?.listing(id)),
+            site: topology.and_then(|t| t.site(ip)),
+            service_tag: topology.and_then(|t| t.service_tag(ip)),
+        }
+    }
+
+    /// The flow-level verdicts from both sides: `(malicious, flow_type)`.
+    #[inline]
+    pub fn verdicts(
+        &self,
+        src: &Endpoint<'_>,
+        dst: &Endpoint<'_>,
+    ) -> (Option<bool>, Option<FlowType>) {
+        (
+            self.reputation
+                .as_ref()
+                .map(|_| src.reputation.is_some() || dst.reputation.is_some()),
+            self.topology.as_ref().map(|_| flow_type(src, dst)),
+        )
+    }
+
+    pub fn event<'e>(
+        &'e mut self,
         record: &'e Record<'e>,
         group: &'e FlowGroup<'e>,
         tuple: &'e FlowTuple<'e>,
     ) -> FlowEvent<'e> {
-        let (src_class, src_net) = self.classifier.classify(tuple.src_ip);
-        let (dst_class, dst_net) = self.classifier.classify(tuple.dst_ip);
+        let src_listing = self.lookup(tuple.src_ip);
+        let dst_listing = self.lookup(tuple.dst_ip);
+        let this: &'e Enricher = self;
+        let src = this.endpoint(tuple.src_ip, tuple.src_ip_text, tuple.src_port, src_listing);
+        let dst = this.endpoint(tuple.dst_ip, tuple.dst_ip_text, tuple.dst_port, dst_listing);
+        let (malicious, flow_type) = this.verdicts(&src, &dst);
         FlowEvent {
             record,
             group,
             tuple,
-            src: Endpoint {
-                ip: tuple.src_ip,
-                ip_text: tuple.src_ip_text,
-                port: tuple.src_port,
-                class: src_class,
-                network: src_net,
-            },
-            dst: Endpoint {
-                ip: tuple.dst_ip,
-                ip_text: tuple.dst_ip_text,
-                port: tuple.dst_port,
-                class: dst_class,
-                network: dst_net,
-            },
+            src,
+            dst,
+            malicious,
+            flow_type,
             l7_protocol: l7_protocol(tuple.protocol, tuple.dst_port),
             community_id: CommunityId::new(
                 self.community_id_seed,
@@ -127,8 +192,12 @@ impl<'e> Origin<'e> {
                 let acl = ResourceId::parse(group.acl_id.unwrap_or(""));
                 let leaf = target.leaf();
                 Origin {
-                    subscription_id: target.subscription_id().or(flow_log.subscription_id()),
-                    resource_group: target.resource_group().or(flow_log.resource_group()),
+                    subscription_id: target
+                        .subscription_id()
+                        .or_else(|| flow_log.subscription_id()),
+                    resource_group: target
+                        .resource_group()
+                        .or_else(|| flow_log.resource_group()),
                     nsg: acl.child("networkSecurityGroups"),
                     flow_log: flow_log.child("flowLogs"),
                     target_resource: leaf.map(|(_, name)| name),

@@ -11,9 +11,12 @@
 //! | records and their nesting | [`record`] |
 //! | tuples | [`tuple`], [`labels`] |
 //! | enrichment | [`event`], [`classify`], [`l7`], [`community_id`], [`resource`] |
+//! | reputation and topology (FlowType) | [`reputation`], [`topology`], over [`prefix_table`] |
+//! | aggregation (an event handler) | [`aggregate`] |
 //! | encoding | [`encode`] |
 //! | output, counters | [`output`], [`stats`] |
 //! | the whole path | [`engine`], configured by [`config`] |
+//! | Azure Blob Storage source (`nsgflow tail`) | [`blob`] |
 //!
 //! ```
 //! use nsgflow::encode::{encoder, EncodeOptions, Format};
@@ -34,6 +37,8 @@
 //! assert!(text.contains(r#""nsg":"WEB-NSG""#));
 //! ```
 
+pub mod aggregate;
+pub mod blob;
 pub mod checkpoint;
 pub mod classify;
 pub mod community_id;
@@ -46,8 +51,11 @@ pub mod json;
 pub mod l7;
 pub mod labels;
 pub mod output;
+pub mod prefix_table;
 pub mod record;
+pub mod reputation;
 pub mod resource;
 pub mod stats;
 pub mod time;
+pub mod topology;
 pub mod tuple;

@@ -9,12 +9,14 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use nsgflow::aggregate::{AggregateLines, Aggregation, FlushReason, KeySpec, Seconds};
 use nsgflow::config::{Config, Progress};
-use nsgflow::encode::{encoder, Format};
-use nsgflow::engine::{EncodeLines, Engine, InputOutcome};
-use nsgflow::event::Enricher;
+use nsgflow::encode::{encoder, Encode, Format};
+use nsgflow::engine::{EncodeLines, Engine, EventHandler, InputOutcome};
+use nsgflow::event::FlowEvent;
 use nsgflow::input::{self, Input};
 use nsgflow::output::{DeadLetterWriter, EventWriter};
+use nsgflow::reputation::FeedConfig;
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +33,12 @@ struct Cli {
 enum Command {
     /// Explode flow-log blobs, records or NDJSON into one event per flow tuple.
     Process(ProcessArgs),
+    /// Read flow logs straight from Azure Blob Storage, only the new blocks of each blob.
+    Tail(cli::tail::TailArgs),
+}
+
+mod cli {
+    pub mod tail;
 }
 
 #[derive(clap::Args)]
@@ -55,10 +63,28 @@ struct ProcessArgs {
     /// No summary line on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Emit one aggregate per key and window instead of one event per tuple.
+    #[arg(long)]
+    aggregate: bool,
+    /// Aggregation window: 60s (default), 10m, 1h, or whole seconds.
+    #[arg(long, value_name = "DURATION")]
+    window: Option<Seconds>,
+    /// Aggregation key: 5tuple (default), traffic-analytics, or fields (dst_ip,dst_port,protocol).
+    #[arg(long, value_name = "KEY")]
+    key: Option<KeySpec>,
+    /// A threat feed file, [NAME=]PATH, format guessed from the name (repeat for more).
+    #[arg(long = "feeds", value_name = "[NAME=]PATH")]
+    feeds: Vec<String>,
+    /// Your VNets, subnets and gateways (YAML), for FlowType.
+    #[arg(long, value_name = "FILE")]
+    topology: Option<PathBuf>,
+    /// Azure's ServiceTags_Public_*.json, to recognise Microsoft addresses.
+    #[arg(long, value_name = "FILE")]
+    service_tags: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
+pub(crate) enum FormatArg {
     Flat,
     Ecs,
     Splunk,
@@ -93,6 +119,13 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Tail(args) => match cli::tail::run(args) {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("nsgflow: error: {message}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 
@@ -110,10 +143,37 @@ fn open_writer(target: &str) -> Result<Box<dyn Write + Send>, String> {
 
 fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::default(),
     };
+    if args.aggregate {
+        config.aggregate.enabled = true;
+    }
+    if (args.window.is_some() || args.key.is_some()) && !config.aggregate.enabled {
+        return Err(
+            "--window and --key shape aggregation, which is off: add --aggregate (or `aggregate: {enabled: true}` in the config)".into(),
+        );
+    }
+    if let Some(w) = args.window {
+        config.aggregate.window = w;
+    }
+    if let Some(k) = args.key {
+        config.aggregate.key = k;
+    }
+    if !args.feeds.is_empty() {
+        config.reputation.feeds = args
+            .feeds
+            .iter()
+            .map(|f| FeedConfig::from_arg(f))
+            .collect::<Result<_, _>>()?;
+    }
+    if args.topology.is_some() {
+        config.topology = args.topology.clone();
+    }
+    if args.service_tags.is_some() {
+        config.service_tags = args.service_tags.clone();
+    }
     let format = args
         .format
         .map(Format::from)
@@ -144,10 +204,12 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     let mut writer = EventWriter::new(open_writer(&output)?);
     let mut dead = DeadLetterWriter::new(dead_letter.as_deref().map(open_writer).transpose()?);
     let mut enc = encoder(format, &config.encode_options());
-    let mut engine = Engine::new(Enricher::new(
-        config.classifier(),
-        config.community_id_seed.unwrap_or(0),
-    ));
+    let mut engine = Engine::new(config.enricher()?);
+    let mut aggregation = config
+        .aggregate
+        .enabled
+        .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()));
+    let signals = Signals::install()?;
 
     let (inputs, errors) = input::expand(&paths);
     let mut failed = !errors.is_empty();
@@ -180,9 +242,16 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
         ProgressBar::hidden()
     };
 
+    let file_bar = bar.clone();
+    engine.progress = Some(Box::new(move |bytes| file_bar.inc(bytes)));
     let mut buf = Vec::new();
+    let mut interrupted = None;
     for inp in &inputs {
         if writer.failed() {
+            break;
+        }
+        if let Some(sig) = signals.received() {
+            interrupted = Some(sig);
             break;
         }
         let name = inp.name();
@@ -197,10 +266,7 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
                 }
                 match input::as_text(&buf) {
                     Ok(text) => {
-                        let mut h = EncodeLines {
-                            encoder: enc.as_mut(),
-                            writer: &mut writer,
-                        };
+                        let mut h = handler(&mut aggregation, enc.as_mut(), &mut writer);
                         engine.process(&name, text, &mut h, &mut dead)
                     }
                     Err(why) => {
@@ -210,9 +276,20 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
                     }
                 }
             }
-            Input::Stdin => process_stdin(&mut engine, enc.as_mut(), &mut writer, &mut dead, &bar)?,
+            Input::Stdin => {
+                let (outcome, sig) = process_stdin(
+                    &mut engine,
+                    &mut aggregation,
+                    enc.as_mut(),
+                    &mut writer,
+                    &mut dead,
+                    &bar,
+                    &signals,
+                )?;
+                interrupted = interrupted.or(sig);
+                outcome
+            }
         };
-        bar.inc(buf.len() as u64);
         match outcome {
             InputOutcome::NotFlowLog(why) => {
                 failed = true;
@@ -226,6 +303,15 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     }
     bar.finish_and_clear();
 
+    if let Some(agg) = aggregation.as_mut() {
+        let reason = if interrupted.is_some() {
+            FlushReason::Shutdown
+        } else {
+            FlushReason::EndOfInput
+        };
+        agg.finish(reason, enc.as_mut(), &mut writer);
+        engine.stats.aggregation = Some(agg.aggregator.stats);
+    }
     let closed = writer.failed();
     if let Err(e) = writer.flush() {
         if e.kind() == io::ErrorKind::BrokenPipe {
@@ -241,6 +327,13 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     if !args.quiet {
         eprintln!("{}", engine.stats.summary(started.elapsed()));
     }
+    if let Some(sig) = interrupted {
+        eprintln!(
+            "nsgflow: stopped by {}: everything read so far was written",
+            sig.name()
+        );
+        return Ok(ExitCode::from(128 + sig.number()));
+    }
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -248,34 +341,182 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     })
 }
 
+/// The handler for one input: events, or aggregates.
+enum Handler<'a, W: Write> {
+    Lines(EncodeLines<'a, W>),
+    Aggregate(AggregateLines<'a, W>),
+}
+
+impl<W: Write> EventHandler for Handler<'_, W> {
+    #[inline]
+    fn event(&mut self, event: &FlowEvent<'_>) {
+        match self {
+            Handler::Lines(h) => h.event(event),
+            Handler::Aggregate(h) => h.event(event),
+        }
+    }
+}
+
+fn handler<'a, W: Write>(
+    aggregation: &'a mut Option<Aggregation>,
+    encoder: &'a mut dyn Encode,
+    writer: &'a mut EventWriter<W>,
+) -> Handler<'a, W> {
+    match aggregation {
+        Some(agg) => Handler::Aggregate(agg.lines(encoder, writer)),
+        None => Handler::Lines(EncodeLines { encoder, writer }),
+    }
+}
+
+/// What the stdin reader and the signal watcher tell the main thread.
+enum Msg {
+    Data(Vec<u8>),
+    Eof,
+    Error(String),
+    Signal(Signal),
+}
+
+/// SIGINT or SIGTERM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Int,
+    Term,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Int => "SIGINT",
+            Signal::Term => "SIGTERM",
+        }
+    }
+
+    fn number(self) -> u8 {
+        match self {
+            Signal::Int => 2,
+            Signal::Term => 15,
+        }
+    }
+}
+
+/// SIGINT/SIGTERM, caught so that buffered events and open aggregates are written out
+/// before the process ends. A thread waits for them; the main thread checks between
+/// inputs, and the stdin loop gets them as messages.
+struct Signals {
+    got: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    subscribers: std::sync::Arc<std::sync::Mutex<Vec<std::sync::mpsc::Sender<Msg>>>>,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn install() -> Result<Signals, String> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let got = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
+        let subscribers: std::sync::Arc<std::sync::Mutex<Vec<std::sync::mpsc::Sender<Msg>>>> =
+            Default::default();
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        let (g, subs) = (got.clone(), subscribers.clone());
+        std::thread::Builder::new()
+            .name("nsgflow-signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    let s = if sig == SIGINT {
+                        Signal::Int
+                    } else {
+                        Signal::Term
+                    };
+                    g.store(s.number(), std::sync::atomic::Ordering::SeqCst);
+                    if let Ok(subs) = subs.lock() {
+                        for tx in subs.iter() {
+                            let _ = tx.send(Msg::Signal(s));
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+        Ok(Signals { got, subscribers })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> Result<Signals, String> {
+        Ok(Signals {
+            got: Default::default(),
+            subscribers: Default::default(),
+        })
+    }
+
+    fn received(&self) -> Option<Signal> {
+        match self.got.load(std::sync::atomic::Ordering::SeqCst) {
+            2 => Some(Signal::Int),
+            15 => Some(Signal::Term),
+            _ => None,
+        }
+    }
+
+    fn subscribe(&self, tx: std::sync::mpsc::Sender<Msg>) {
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.push(tx);
+        }
+    }
+}
+
 /// Reads stdin as a stream: records are processed as soon as they are complete, so NDJSON
-/// piped in from a follower flows through without waiting for the end of input.
+/// piped in from a follower flows through without waiting for the end of input. A reader
+/// thread feeds chunks through a channel, so a signal is handled even while stdin is idle:
+/// the complete records already read are processed, and the caller flushes.
+#[allow(clippy::too_many_arguments)]
 fn process_stdin<W: Write>(
     engine: &mut Engine,
-    enc: &mut dyn nsgflow::encode::Encode,
+    aggregation: &mut Option<Aggregation>,
+    enc: &mut dyn Encode,
     writer: &mut EventWriter<W>,
     dead: &mut DeadLetterWriter,
     bar: &ProgressBar,
-) -> Result<InputOutcome, String> {
-    let mut stdin = io::stdin().lock();
+    signals: &Signals,
+) -> Result<(InputOutcome, Option<Signal>), String> {
+    let (tx, rx) = std::sync::mpsc::channel::<Msg>();
+    signals.subscribe(tx.clone());
+    std::thread::Builder::new()
+        .name("nsgflow-stdin".into())
+        .spawn(move || {
+            let mut stdin = io::stdin().lock();
+            let mut chunk = vec![0u8; 1 << 20];
+            loop {
+                let msg = match stdin.read(&mut chunk) {
+                    Ok(0) => Msg::Eof,
+                    Ok(n) => Msg::Data(chunk[..n].to_vec()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Msg::Error(format!("reading stdin: {e}")),
+                };
+                let last = !matches!(msg, Msg::Data(_));
+                if tx.send(msg).is_err() || last {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the stdin reader: {e}"))?;
     let mut pending: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 1 << 20];
     let mut record_index = 0usize;
     let mut total = 0usize;
     let mut summary = nsgflow::record::WalkSummary::default();
+    let mut interrupted = signals.received();
     // Retry a cut-off value only once the buffer has grown past this (avoids rescanning a
     // large pretty-printed blob for every chunk).
     let mut retry_at = 0usize;
-    loop {
-        let n = match stdin.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("reading stdin: {e}")),
+    while interrupted.is_none() {
+        let data = match rx.recv() {
+            Ok(Msg::Data(d)) => d,
+            Ok(Msg::Eof) | Err(_) => break,
+            Ok(Msg::Error(e)) => return Err(e),
+            Ok(Msg::Signal(s)) => {
+                interrupted = Some(s);
+                break;
+            }
         };
-        total += n;
-        bar.inc(n as u64);
-        pending.extend_from_slice(&chunk[..n]);
+        total += data.len();
+        bar.inc(data.len() as u64);
+        pending.extend_from_slice(&data);
         if pending.len() < retry_at {
             continue;
         }
@@ -284,12 +525,9 @@ fn process_stdin<W: Write>(
             continue;
         };
         let text = input::as_text(&pending[..=last_nl]).map_err(|e| format!("stdin: {e}"))?;
-        let mut h = EncodeLines {
-            encoder: &mut *enc,
-            writer: &mut *writer,
-        };
+        let mut h = handler(aggregation, &mut *enc, &mut *writer);
         let (s, consumed) = engine.process_part("-", text, record_index, true, &mut h, dead);
-        merge(&mut summary, &s);
+        summary.add(&s);
         record_index = s.next_record_index;
         pending.drain(..consumed);
         retry_at = if consumed == 0 { pending.len() * 2 } else { 0 };
@@ -298,20 +536,9 @@ fn process_stdin<W: Write>(
         }
     }
     let text = input::as_text(&pending).map_err(|e| format!("stdin: {e}"))?;
-    let mut h = EncodeLines {
-        encoder: enc,
-        writer,
-    };
+    let mut h = handler(aggregation, enc, writer);
+    // On a signal, the complete records are processed; a partial last one is `incomplete`.
     let (s, _) = engine.process_part("-", text, record_index, false, &mut h, dead);
-    merge(&mut summary, &s);
-    Ok(engine.finish_input(total, summary))
-}
-
-fn merge(total: &mut nsgflow::record::WalkSummary, part: &nsgflow::record::WalkSummary) {
-    total.records += part.records;
-    total.rejected_records += part.rejected_records;
-    total.incomplete |= part.incomplete;
-    total.foreign_values += part.foreign_values;
-    total.values += part.values;
-    total.next_record_index = part.next_record_index;
+    summary.add(&s);
+    Ok((engine.finish_input(total, summary), interrupted))
 }

@@ -175,8 +175,9 @@ pub trait FlowSink {
     );
     /// Something thrown out.
     fn reject(&mut self, rejection: Rejection<'_>);
-    /// A record was read to its end (whether or not parts of it were rejected).
-    fn record_done(&mut self, _record: &Record<'_>) {}
+    /// A record was read to its end (whether or not parts of it were rejected); `end` is
+    /// the byte offset just past it.
+    fn record_done(&mut self, _record: &Record<'_>, _end: usize) {}
 }
 
 /// What a walk found, in counts.
@@ -194,6 +195,18 @@ pub struct WalkSummary {
     pub values: usize,
     /// The index the next record would get (records seen, counting from `first_record`).
     pub next_record_index: usize,
+}
+
+impl WalkSummary {
+    /// Adds the counts of a later piece of the same input (see [`walk_with`]).
+    pub fn add(&mut self, part: &WalkSummary) {
+        self.records += part.records;
+        self.rejected_records += part.rejected_records;
+        self.incomplete |= part.incomplete;
+        self.foreign_values += part.foreign_values;
+        self.values += part.values;
+        self.next_record_index = part.next_record_index;
+    }
 }
 
 static NEXT_GROUP_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -429,7 +442,7 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    /// Classifies a complete record object and walks its flows.
+    /// Walks a complete record object's flows, or rejects it whole.
     fn record(
         &mut self,
         header: RecordHeader<'a>,
@@ -439,130 +452,104 @@ impl<'a> Walker<'a> {
     ) {
         let index = self.record_index;
         self.record_index += 1;
-        let text = &self.text[start..end];
         let at = Location {
             record_index: Some(index),
             tuple_index: None,
             offset: start,
         };
-        let reject = |sink: &mut dyn FnMut(Rejection<'a>), reason: &'static str, detail: String| {
-            sink(Rejection {
-                level: RejectLevel::Record,
-                reason,
-                detail,
-                location: at,
-                text: clip(text),
-            })
-        };
-        let mut emit = |r: Rejection<'a>| sink.reject(r);
-
-        if header.nested_records {
-            self.summary.rejected_records += 1;
-            reject(&mut emit, reason::NESTED_RECORDS, "a `records` array inside a record: this is the shape of the Microsoft docs sample bug (MicrosoftDocs/azure-docs#106229), not Azure output; its inner records were not read".into());
-            return;
-        }
-        let category = header.category.as_deref();
-        let kind = match (header.properties, header.flow_records, category) {
-            (_, _, Some(c)) if c != NSG_CATEGORY && c != VNET_CATEGORY => {
+        let text = clip(&self.text[start..end]);
+        let (kind, version, flows) = match identify(self.text, &header) {
+            Ok(identified) => identified,
+            Err((reason, detail)) => {
                 self.summary.rejected_records += 1;
-                self.summary.foreign_values += 1;
-                reject(&mut emit, reason::NOT_A_FLOW_LOG, format!("record category `{c}` is not a flow log (expected `{NSG_CATEGORY}` or `{VNET_CATEGORY}`)"));
-                return;
-            }
-            (_, Some(_), _) => FlowLogKind::Vnet,
-            (Some(_), None, _) => FlowLogKind::Nsg,
-            (None, None, _) => {
-                self.summary.rejected_records += 1;
-                self.summary.foreign_values += 1;
-                reject(&mut emit, reason::NOT_A_FLOW_LOG, "object has neither `properties` (NSG flow log) nor `flowRecords` (VNet flow log)".into());
+                if reason == reason::NOT_A_FLOW_LOG {
+                    self.summary.foreign_values += 1;
+                }
+                sink.reject(Rejection {
+                    level: RejectLevel::Record,
+                    reason,
+                    detail,
+                    location: at,
+                    text,
+                });
                 return;
             }
         };
-
-        let mut sc = Scanner::at(self.text, 0);
-        let result = match kind {
-            FlowLogKind::Vnet => {
-                let version = header.flow_log_version;
-                if version != Some(4) {
-                    self.summary.rejected_records += 1;
-                    let detail = match version {
-                        Some(v) => format!(
-                            "VNet flowLogVersion {v} is not supported (nsgflow reads version 4)"
-                        ),
-                        None => "VNet record has no numeric `flowLogVersion` (expected 4)".into(),
+        let record = Record {
+            kind,
+            version,
+            header,
+        };
+        if let Some(offset) = flows {
+            let mut sc = Scanner::at(self.text, offset);
+            let walked = match kind {
+                FlowLogKind::Vnet => walk_vnet(&mut sc, &record, index, sink),
+                FlowLogKind::Nsg => {
+                    let layout = if version == 1 {
+                        TupleLayout::NsgV1
+                    } else {
+                        TupleLayout::NsgV2
                     };
-                    reject(&mut emit, reason::UNSUPPORTED_VERSION, detail);
-                    return;
+                    walk_nsg(&mut sc, &record, layout, index, sink)
                 }
-                sc.set_pos(header.flow_records.unwrap_or(0));
-                let record = Record {
-                    kind,
-                    version: 4,
-                    header,
-                };
-                let r = walk_vnet(&mut sc, &record, index, sink);
-                (r, record)
-            }
-            FlowLogKind::Nsg => {
-                sc.set_pos(header.properties.unwrap_or(0));
-                match nsg_properties(&mut sc) {
-                    Ok(NsgProperties {
-                        version: Ok(v),
-                        flows,
-                    }) => {
-                        let record = Record {
-                            kind,
-                            version: v,
-                            header,
-                        };
-                        let layout = if v == 1 {
-                            TupleLayout::NsgV1
-                        } else {
-                            TupleLayout::NsgV2
-                        };
-                        let r = match flows {
-                            Some(off) => {
-                                sc.set_pos(off);
-                                walk_nsg(&mut sc, &record, layout, index, sink)
-                            }
-                            None => Ok(()),
-                        };
-                        (r, record)
-                    }
-                    Ok(NsgProperties {
-                        version: Err((why, detail)),
-                        ..
-                    }) => {
-                        self.summary.rejected_records += 1;
-                        if why == reason::NOT_A_FLOW_LOG {
-                            self.summary.foreign_values += 1;
-                        }
-                        reject(&mut emit, why, detail);
-                        return;
-                    }
-                    Err(e) => (
-                        Err(e),
-                        Record {
-                            kind,
-                            version: 0,
-                            header,
-                        },
+            };
+            if let Err(e) = walked {
+                sink.reject(Rejection {
+                    level: RejectLevel::Record,
+                    reason: reason::BAD_FLOW_GROUP,
+                    detail: format!(
+                        "{e} (offset in the input); the rest of this record was skipped"
                     ),
-                }
+                    location: at,
+                    text,
+                });
             }
-        };
-        let (result, record) = result;
-        if let Err(e) = result {
-            sink.reject(Rejection {
-                level: RejectLevel::Record,
-                reason: reason::BAD_FLOW_GROUP,
-                detail: format!("{e} (offset in the input); the rest of this record was skipped"),
-                location: at,
-                text: clip(text),
-            });
         }
         self.summary.records += 1;
-        sink.record_done(&record);
+        sink.record_done(&record, end);
+    }
+}
+
+/// What a record is: its kind, its version and where its flows array starts (`None` when
+/// it has none), or the reason code and detail of why it is not a record nsgflow reads.
+fn identify(
+    text: &str,
+    header: &RecordHeader<'_>,
+) -> Result<(FlowLogKind, u64, Option<usize>), (&'static str, String)> {
+    if header.nested_records {
+        return Err((reason::NESTED_RECORDS, "a `records` array inside a record: this is the shape of the Microsoft docs sample bug (MicrosoftDocs/azure-docs#106229), not Azure output; its inner records were not read".into()));
+    }
+    if let Some(c) = header.category.as_deref() {
+        if c != NSG_CATEGORY && c != VNET_CATEGORY {
+            return Err((reason::NOT_A_FLOW_LOG, format!("record category `{c}` is not a flow log (expected `{NSG_CATEGORY}` or `{VNET_CATEGORY}`)")));
+        }
+    }
+    match (header.properties, header.flow_records) {
+        (_, Some(flow_records)) => match header.flow_log_version {
+            Some(4) => Ok((FlowLogKind::Vnet, 4, Some(flow_records))),
+            Some(v) => Err((
+                reason::UNSUPPORTED_VERSION,
+                format!("VNet flowLogVersion {v} is not supported (nsgflow reads version 4)"),
+            )),
+            None => Err((
+                reason::UNSUPPORTED_VERSION,
+                "VNet record has no numeric `flowLogVersion` (expected 4)".into(),
+            )),
+        },
+        (Some(properties), None) => {
+            let props = nsg_properties(&mut Scanner::at(text, properties)).map_err(|e| {
+                (
+                    reason::BAD_FLOW_GROUP,
+                    format!("`properties`: {e} (offset in the input)"),
+                )
+            })?;
+            Ok((FlowLogKind::Nsg, props.version?, props.flows))
+        }
+        (None, None) => Err((
+            reason::NOT_A_FLOW_LOG,
+            "object has neither `properties` (NSG flow log) nor `flowRecords` (VNet flow log)"
+                .into(),
+        )),
     }
 }
 
@@ -939,7 +926,7 @@ mod tests {
         fn reject(&mut self, r: Rejection<'_>) {
             self.rejects.push((r.level, r.reason, r.text.to_string()));
         }
-        fn record_done(&mut self, _: &Record<'_>) {
+        fn record_done(&mut self, _: &Record<'_>, _: usize) {
             self.records += 1;
         }
     }

@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::aggregate::AggregateStats;
+use crate::reputation::ReputationStats;
+
 /// What a run read, wrote and threw out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -22,6 +25,10 @@ pub struct Stats {
     pub events: u64,
     /// Rejections by reason code.
     pub rejected: BTreeMap<&'static str, u64>,
+    /// Threat-feed lookups and cache counters, when feeds are configured.
+    pub reputation: Option<ReputationStats>,
+    /// Aggregation counters, when aggregating.
+    pub aggregation: Option<AggregateStats>,
 }
 
 impl Stats {
@@ -71,6 +78,30 @@ impl fmt::Display for Summary<'_> {
                     f.write_str(", ")?;
                 }
                 write!(f, "{reason}: {n}")?;
+            }
+            f.write_str(")")?;
+        }
+        if let Some(a) = &s.aggregation {
+            write!(
+                f,
+                ", {} aggregates ({} late, {} flushed early at max_keys), volume {:.1}% of tuples",
+                a.aggregates,
+                a.late_aggregates,
+                a.early_aggregates,
+                100.0 * a.aggregates as f64 / (s.tuples.max(1)) as f64
+            )?;
+        }
+        if let Some(r) = &s.reputation {
+            write!(f, ", {} feed lookups ({} listed", r.lookups, r.listed)?;
+            if r.cache_enabled {
+                write!(
+                    f,
+                    "; cache {} hits, {} misses, {} evictions",
+                    r.cache.hits, r.cache.misses, r.cache.evictions
+                )?;
+            }
+            if r.reloads > 0 || r.reload_errors > 0 {
+                write!(f, "; {} reloads, {} failed", r.reloads, r.reload_errors)?;
             }
             f.write_str(")")?;
         }

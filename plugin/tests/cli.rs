@@ -209,3 +209,141 @@ fn closed_output_pipe_ends_quietly() {
         text(&out.stderr)
     );
 }
+
+fn enrichment(name: &str) -> String {
+    fixture("enrichment")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn enrichment_and_aggregation_flags() {
+    let blob = fixture("nsg-v2-blob.json");
+    let out = run(&[
+        "process",
+        blob.to_str().unwrap(),
+        "--feeds",
+        &enrichment("firehol_level1.netset"),
+        "--feeds",
+        &format!("scores={}", enrichment("ipsum.txt")),
+        "--topology",
+        &enrichment("topology.yaml"),
+        "--service-tags",
+        &enrichment("ServiceTags_Public_20260302.json"),
+        "--aggregate",
+        "--key",
+        "traffic-analytics",
+        "--window",
+        "1h",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 14, "{stdout}");
+    assert!(
+        stdout.contains(r#""src_feeds":["firehol_level1","scores"]"#),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#""flow_type":"P2S""#), "{stdout}");
+    assert!(stdout.contains(r#""distinct_src_ports":"#), "{stdout}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("23 tuples") && err.contains("14 aggregates"),
+        "{err}"
+    );
+    assert!(err.contains("volume 60.9% of tuples"), "{err}");
+    assert!(err.contains("46 feed lookups (2 listed)"), "{err}");
+}
+
+#[test]
+fn enrichment_flag_errors_say_what_to_do() {
+    let blob = fixture("nsg-v2-blob.json");
+    let out = run(&["process", blob.to_str().unwrap(), "--window", "10m"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("add --aggregate"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&[
+        "process",
+        blob.to_str().unwrap(),
+        "--feeds",
+        "/nonexistent/level1.netset",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("feed `level1`") && err.contains("/nonexistent/level1.netset"),
+        "{err}"
+    );
+    let out = run(&[
+        "process",
+        blob.to_str().unwrap(),
+        "--aggregate",
+        "--window",
+        "10 minutes",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("10m"), "{}", text(&out.stderr));
+    let out = run(&[
+        "process",
+        blob.to_str().unwrap(),
+        "--topology",
+        &enrichment("drop_v4.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("topology"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn cache_counters_are_in_the_summary() {
+    // 31 distinct addresses in the two fixtures; a cache of 8 must evict.
+    let config = tmp("small-cache.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "reputation:\n  feeds:\n    - {{name: level1, path: '{}'}}\n  cache: {{capacity: 8, ttl_secs: 60}}\n  reload_interval_secs: 0\n",
+            enrichment("firehol_level1.netset")
+        ),
+    )
+    .unwrap();
+    let out = run(&[
+        "process",
+        fixture("nsg-v2-blob.json").to_str().unwrap(),
+        fixture("vnet-blob.json").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let counters = err
+        .split("cache ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .unwrap_or_else(|| panic!("no cache counters: {err}"));
+    let n: Vec<u64> = counters
+        .split(", ")
+        .map(|p| p.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(n[0] + n[1], 106, "hits + misses = lookups: {err}");
+    assert!(
+        n[1] >= 31 && n[2] > 0,
+        "misses at least the distinct addresses, evictions: {err}"
+    );
+}
+
+#[test]
+fn tail_refuses_aggregation_it_cannot_checkpoint() {
+    let config = tmp("tail-agg.yaml");
+    std::fs::write(&config, "aggregate:\n  enabled: true\n").unwrap();
+    let out = run(&["tail", "--once", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("does not aggregate yet"), "{err}");
+}

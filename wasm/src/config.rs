@@ -13,6 +13,14 @@ pub const CONFIG_FILE: &str = "nsgflow.yaml";
 /// The checkpoint file's name, in the config's directory (hidden: directory walks skip it).
 pub const CHECKPOINT_FILE: &str = ".nsgflow-checkpoint.json";
 
+/// The config as the WASM build can use it: WASI has no threads, so feeds are not
+/// reloaded in the background (`reputation.reload_interval_secs` is set to 0). The
+/// in_exec_wasi program reads them afresh every run; filter_wasm reads them once.
+pub fn for_wasm(mut config: Config) -> Config {
+    config.reputation.reload_interval_secs = 0;
+    config
+}
+
 /// The first `dir/nsgflow.yaml` that exists.
 pub fn find(dirs: &[PathBuf]) -> Option<PathBuf> {
     dirs.iter()
@@ -25,7 +33,7 @@ pub fn load(dirs: &[PathBuf]) -> Result<(Config, Option<PathBuf>), String> {
     match find(dirs) {
         None => Ok((Config::default(), None)),
         Some(path) => Config::load(&path)
-            .map(|c| (c, Some(path)))
+            .map(|c| (for_wasm(c), Some(path)))
             .map_err(|e| e.to_string()),
     }
 }

@@ -55,8 +55,13 @@ impl Filter {
     /// set, turns every call into an error that says so.
     pub fn new(config: &Config, config_error: Option<String>) -> Self {
         let opts = config.encode_options();
+        // Networks, reputation feeds, topology and service tags, as the config names them.
+        let (enricher, config_error) = match crate::config::for_wasm(config.clone()).enricher() {
+            Ok(e) => (e, config_error),
+            Err(e) => (Enricher::default(), config_error.or(Some(e))),
+        };
         Filter {
-            enricher: Enricher::new(config.classifier(), config.community_id_seed.unwrap_or(0)),
+            enricher,
             encoders: Format::ALL.iter().map(|&f| encoder(f, &opts)).collect(),
             config_error,
             record: String::new(),
@@ -107,7 +112,7 @@ impl Filter {
                 let enc =
                     &mut self.encoders[Format::ALL.iter().position(|f| *f == format).unwrap_or(0)];
                 let mut sink = One {
-                    enricher: &self.enricher,
+                    enricher: &mut self.enricher,
                     encoder: enc.as_mut(),
                     out: &mut self.out,
                     overrides,
@@ -146,7 +151,7 @@ fn class(name: Option<&str>) -> Option<AddressClass> {
 
 /// Collects the one event (or the rejection) of a re-assembled record.
 struct One<'s> {
-    enricher: &'s Enricher,
+    enricher: &'s mut Enricher,
     encoder: &'s mut dyn Encode,
     out: &'s mut Vec<u8>,
     overrides: Overrides,

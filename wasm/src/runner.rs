@@ -6,7 +6,8 @@
 //!   config: `format`, `networks`, `splunk`, `community_id_seed`, `inputs`,
 //!   `dead_letter`); none means the defaults.
 //! - Inputs: the config's `inputs` (relative paths are taken from the config's directory),
-//!   else every accessible directory, walked for `*.json`, `*.ndjson`, `*.jsonl`.
+//!   else every accessible directory but the config's own (unless it is the only one),
+//!   walked for `*.json`, `*.ndjson`, `*.jsonl`.
 //! - Checkpoint: `.nsgflow-checkpoint.json` beside the config (else in the first
 //!   accessible directory), written atomically after the events are flushed. Each file is
 //!   read from where the last run stopped ([`nsgflow::checkpoint`]).
@@ -19,10 +20,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use nsgflow::aggregate::{AggregateLines, Aggregation, FlushReason};
 use nsgflow::checkpoint::{process_new, read_new, Checkpoint};
-use nsgflow::encode::encoder;
-use nsgflow::engine::{EncodeLines, Engine, InputOutcome};
-use nsgflow::event::Enricher;
+use nsgflow::encode::{encoder, Encode};
+use nsgflow::engine::{EncodeLines, Engine, EventHandler, InputOutcome};
+use nsgflow::event::FlowEvent;
 use nsgflow::input::{self, Input};
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 
@@ -95,7 +97,18 @@ pub fn run<O: Write, E: Write + Send + 'static>(
     let mut dead = DeadLetterWriter::new(Some(dead_out));
 
     let roots: Vec<String> = if config.inputs.is_empty() {
-        dirs.iter().map(|d| d.display().to_string()).collect()
+        // Every accessible directory but the one holding the config (and, maybe, feeds
+        // and topology files), unless it is the only one.
+        let data: Vec<&PathBuf> = dirs
+            .iter()
+            .filter(|d| Some(d.as_path()) != config_path.as_deref().and_then(Path::parent))
+            .collect();
+        let data = if data.is_empty() {
+            dirs.iter().collect()
+        } else {
+            data
+        };
+        data.iter().map(|d| d.display().to_string()).collect()
     } else {
         config
             .inputs
@@ -108,10 +121,17 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         report.errors.push(e.to_string());
     }
 
-    let mut engine = Engine::new(Enricher::new(
-        config.classifier(),
-        config.community_id_seed.unwrap_or(0),
-    ));
+    // Reputation feeds, topology and service tags are read from their files (give their
+    // paths under accessible_paths) on every run.
+    let enricher = match config.enricher() {
+        Ok(e) => e,
+        Err(e) => return fail(format!("{}: {e}", config::CONFIG_FILE), report),
+    };
+    let mut engine = Engine::new(enricher);
+    let mut aggregation = config
+        .aggregate
+        .enabled
+        .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()));
     let mut enc = encoder(config.format.unwrap_or_default(), &config.encode_options());
     let mut out = EventWriter::new(stdout);
     let mut buf = Vec::new();
@@ -157,10 +177,7 @@ pub fn run<O: Write, E: Write + Send + 'static>(
             &key,
             text,
             &start,
-            &mut EncodeLines {
-                encoder: enc.as_mut(),
-                writer: &mut out,
-            },
+            &mut handler(&mut aggregation, enc.as_mut(), &mut out),
             &mut dead,
         );
         report.rejected += engine.stats.rejected_total() - before;
@@ -173,6 +190,11 @@ pub fn run<O: Write, E: Write + Send + 'static>(
             }
         }
         checkpoint.files.insert(key, p.mark);
+    }
+    // Each run is a fresh instance: its aggregation windows close at its end (a window
+    // that spans runs comes out as one aggregate per run).
+    if let Some(agg) = aggregation.as_mut() {
+        agg.finish(FlushReason::EndOfInput, enc.as_mut(), &mut out);
     }
     report.events = out.lines;
     // Events first, then the checkpoint: a crash in between repeats events, never loses them.
@@ -193,6 +215,32 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         report.files, report.files_with_news, report.events, report.rejected, report.pending_bytes
     );
     (i32::from(!report.errors.is_empty()), report)
+}
+
+/// Events one by one, or aggregated (`aggregate: {enabled: true}` in the config).
+enum Handler<'a, W: Write> {
+    Lines(EncodeLines<'a, W>),
+    Aggregate(AggregateLines<'a, W>),
+}
+
+impl<W: Write> EventHandler for Handler<'_, W> {
+    fn event(&mut self, event: &FlowEvent<'_>) {
+        match self {
+            Handler::Lines(h) => h.event(event),
+            Handler::Aggregate(h) => h.event(event),
+        }
+    }
+}
+
+fn handler<'a, W: Write>(
+    aggregation: &'a mut Option<Aggregation>,
+    encoder: &'a mut dyn Encode,
+    writer: &'a mut EventWriter<W>,
+) -> Handler<'a, W> {
+    match aggregation {
+        Some(agg) => Handler::Aggregate(agg.lines(encoder, writer)),
+        None => Handler::Lines(EncodeLines { encoder, writer }),
+    }
 }
 
 /// stderr, shared between the dead-letter writer and the messages.

@@ -137,3 +137,43 @@ fn config_inputs_dead_letter_file_and_bad_config() {
     assert_eq!(run.exit, 2);
     assert!(run.stderr.contains("stdout"), "{}", run.stderr);
 }
+
+/// A state directory holding the enrichment fixtures (feeds, topology, service tags) and
+/// `nsgflow.yaml` = their config plus `extra`.
+fn enrichment_state(tag: &str, extra: &str) -> (TempDir, Config) {
+    let state = TempDir::new(tag);
+    for e in std::fs::read_dir(nsgflow_tests::enrichment_dir()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, state.0.join(p.file_name().unwrap())).unwrap();
+    }
+    let yaml = std::fs::read_to_string(state.0.join("enrichment.yaml")).unwrap() + extra;
+    std::fs::write(state.0.join("nsgflow.yaml"), yaml).unwrap();
+    let config = Config::load(&state.0.join("nsgflow.yaml")).unwrap();
+    (state, config)
+}
+
+#[test]
+fn reputation_topology_and_aggregation_from_files_equal_native() {
+    for (tag, extra, format) in [
+        ("enriched", "format: ecs\n", Format::Ecs),
+        (
+            "aggregated",
+            "aggregate: {enabled: true, window: 10m, key: traffic-analytics}\n",
+            Format::Flat,
+        ),
+    ] {
+        let (state, config) = enrichment_state(tag, extra);
+        assert_eq!(config.aggregate.enabled, tag == "aggregated");
+        for name in nsgflow_tests::ENRICHED_FIXTURES {
+            let data = TempDir::new(&format!("{tag}-data"));
+            std::fs::copy(fixture(name), data.0.join(name)).unwrap();
+            let text = std::fs::read_to_string(fixture(name)).unwrap();
+            let native = run_text_with(name, &text, format, &config);
+            assert!(!native.lines.is_empty());
+            let run = run_wasi(&[&state.0, &data.0]);
+            assert_eq!(run.exit, 0, "{}", run.stderr);
+            assert_eq!(run.lines(), native.lines, "{name} {tag}");
+            let _ = std::fs::remove_file(state.0.join(".nsgflow-checkpoint.json"));
+        }
+    }
+}

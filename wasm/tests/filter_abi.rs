@@ -86,6 +86,38 @@ fn split_tuples_give_the_native_events_on_every_fixture_and_sample() {
 }
 
 #[test]
+fn split_tuples_with_feeds_topology_and_service_tags_equal_native() {
+    let dir = TempDir::new("filter-enriched");
+    for e in std::fs::read_dir(nsgflow_tests::enrichment_dir()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.0.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(dir.0.join("enrichment.yaml"), dir.0.join("nsgflow.yaml")).unwrap();
+    let config = Config::load(&dir.0.join("nsgflow.yaml")).unwrap();
+    let mut h = FilterHarness::new(&[&dir.0]);
+    for name in nsgflow_tests::ENRICHED_FIXTURES {
+        let text = std::fs::read_to_string(fixture(name)).unwrap();
+        let native = run_text_with(name, &text, Format::Ecs, &config);
+        let got: Vec<String> = split_records(&text)
+            .unwrap()
+            .iter()
+            .map(|s| {
+                h.call(
+                    "nsgflow_tuple_ecs",
+                    "t",
+                    0,
+                    0,
+                    &serde_json::to_vec(s).unwrap(),
+                )
+                .unwrap()
+            })
+            .filter(|o| !o.contains("\"nsgflow_error\""))
+            .collect();
+        assert_eq!(got, native.lines, "{name}");
+    }
+}
+
+#[test]
 fn bad_tuples_come_back_with_the_engines_reason() {
     let mut h = FilterHarness::new(&[]);
     let text = std::fs::read_to_string(fixture("bad-tuples.json")).unwrap();

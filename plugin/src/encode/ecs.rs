@@ -10,8 +10,11 @@
 //! - `network.protocol` is the L7 protocol guessed from the destination port.
 //! - Everything ECS does not define is under `azure.flow_log.*` and `nsgflow.*`.
 
+use super::aggregate as agg;
+use super::enrich::{self, Enrichment};
 use super::json::{write_str, Obj};
 use super::Encode;
+use crate::aggregate::AggregateEvent;
 use crate::event::{FlowEvent, Origin};
 use crate::k;
 use crate::labels::{Action, Direction, FlowState};
@@ -19,6 +22,18 @@ use crate::record::FlowLogKind;
 use crate::time::Rfc3339Writer;
 
 pub const ECS_VERSION: &str = "8.17.0";
+
+/// `cloud`: the provider and the subscription.
+fn write_cloud(o: &mut Obj<'_>, subscription_id: Option<&str>) {
+    let mut cloud = o.object(k!("cloud"));
+    cloud.str(k!("provider"), "azure");
+    if let Some(sub) = subscription_id {
+        let mut acct = cloud.object(k!("account"));
+        acct.str(k!("id"), sub);
+        acct.close();
+    }
+    cloud.close();
+}
 
 /// Encodes ECS documents.
 #[derive(Debug, Default)]
@@ -72,14 +87,7 @@ impl EcsGroup {
         obs.str(k!("type"), "firewall");
         obs.opt_str(k!("name"), origin.observer());
         obs.close();
-        let mut cloud = o.object(k!("cloud"));
-        cloud.str(k!("provider"), "azure");
-        if let Some(sub) = origin.subscription_id {
-            let mut acct = cloud.object(k!("account"));
-            acct.str(k!("id"), sub);
-            acct.close();
-        }
-        cloud.close();
+        write_cloud(&mut o, origin.subscription_id);
 
         let mut fl = Obj::resume(&mut self.flow_log, false);
         fl.str(k!("kind"), r.kind.as_str());
@@ -88,20 +96,7 @@ impl EcsGroup {
         fl.opt_str(k!("acl_id"), e.group.acl_id);
         fl.opt_str(k!("mac"), e.group.mac);
         fl.opt_str(k!("record_time"), h.time.as_deref());
-        fl.opt_str(k!("subscription_id"), origin.subscription_id);
-        fl.opt_str(k!("resource_group"), origin.resource_group);
-        fl.opt_str(k!("nsg"), origin.nsg);
-        fl.opt_str(k!("name"), origin.flow_log);
-        fl.opt_str(k!("target_resource"), origin.target_resource);
-        fl.opt_str(k!("target_resource_type"), origin.target_resource_type);
-        fl.opt_str(k!("resource_id"), h.resource_id.as_deref());
-        fl.opt_str(
-            k!("flow_log_resource_id"),
-            h.flow_log_resource_id.as_deref(),
-        );
-        fl.opt_str(k!("target_resource_id"), h.target_resource_id.as_deref());
-        fl.opt_str(k!("system_id"), h.system_id.as_deref());
-        fl.opt_str(k!("flow_log_guid"), h.flow_log_guid.as_deref());
+        super::origin_fields(&mut fl, e, &origin, k!("name"));
     }
 }
 
@@ -200,12 +195,15 @@ impl Encode for EcsEncoder {
         rel.close();
 
         o.splice(&g.top);
+        let en = Enrichment::of(e);
+        enrich::write_ecs_threat(&mut o, &en);
 
         let mut ns = o.object(k!("nsgflow"));
         ns.clean_str(k!("src_class"), e.src.class.as_str());
         ns.opt_str(k!("src_network"), e.src.network);
         ns.clean_str(k!("dst_class"), e.dst.class.as_str());
         ns.opt_str(k!("dst_network"), e.dst.network);
+        enrich::write_fields(&mut ns, &en);
         ns.close();
 
         let mut az = o.object(k!("azure"));
@@ -219,6 +217,125 @@ impl Encode for EcsEncoder {
             fl.bool(k!("encrypted"), enc.is_encrypted());
         }
         fl.splice(&g.flow_log);
+        fl.close();
+        az.close();
+        o.close();
+    }
+
+    fn encode_aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
+        let c = a.counts;
+        let mut o = Obj::open(out);
+        o.time_with(k!("@timestamp"), &mut self.time, a.window_start_ms);
+        let mut ecs = o.object(k!("ecs"));
+        ecs.str(k!("version"), ECS_VERSION);
+        ecs.close();
+
+        let mut ev = o.object(k!("event"));
+        ev.clean_str(k!("kind"), "event");
+        ev.strs(k!("category"), &["network"]);
+        match a.action {
+            Some(Action::Allow) => ev.strs(k!("type"), &["connection", "allowed"]),
+            Some(Action::Deny) => ev.strs(k!("type"), &["connection", "denied"]),
+            None => ev.strs(k!("type"), &["connection"]),
+        }
+        if let Some(act) = a.action {
+            ev.clean_str(k!("action"), act.as_str());
+        }
+        ev.time_with(k!("start"), &mut self.time, a.first_seen_ms);
+        ev.time_with(k!("end"), &mut self.time, a.last_seen_ms);
+        ev.u64(
+            k!("duration"),
+            (a.last_seen_ms - a.first_seen_ms).saturating_mul(1_000_000),
+        );
+        ev.clean_str(k!("module"), "azure");
+        ev.str(
+            k!("dataset"),
+            match a.context.kind {
+                Some(FlowLogKind::Vnet) => "azure.vnet_flow",
+                _ => "azure.nsg_flow",
+            },
+        );
+        ev.close();
+
+        let mut s = o.object(k!("source"));
+        if let Some(e) = &a.src {
+            s.clean_str(k!("ip"), e.ip_text);
+        }
+        s.opt_u64(k!("port"), a.src_port.map(u64::from));
+        s.u64(k!("packets"), c.packets[0]);
+        s.u64(k!("bytes"), c.bytes[0]);
+        s.close();
+        let mut d = o.object(k!("destination"));
+        if let Some(e) = &a.dst {
+            d.clean_str(k!("ip"), e.ip_text);
+        }
+        d.opt_u64(k!("port"), a.dst_port.map(u64::from));
+        d.u64(k!("packets"), c.packets[1]);
+        d.u64(k!("bytes"), c.bytes[1]);
+        d.close();
+
+        let mut n = o.object(k!("network"));
+        if let Some(p) = a.protocol {
+            n.opt_clean_str(k!("transport"), p.name());
+            let mut num = itoa::Buffer::new();
+            n.str(k!("iana_number"), num.format(p.iana_number()));
+        }
+        if let Some(e) = a.src.as_ref().or(a.dst.as_ref()) {
+            n.str(k!("type"), if e.ip.is_ipv4() { "ipv4" } else { "ipv6" });
+        }
+        if let Some(dir) = a.direction {
+            n.str(
+                k!("direction"),
+                match dir {
+                    Direction::Inbound => "ingress",
+                    Direction::Outbound => "egress",
+                },
+            );
+        }
+        n.opt_clean_str(k!("protocol"), a.l7_protocol);
+        n.u64(k!("bytes"), a.bytes());
+        n.u64(k!("packets"), a.packets());
+        n.close();
+
+        match (&a.src, &a.dst) {
+            (Some(s), Some(d)) if s.ip_text != d.ip_text => {
+                let mut rel = o.object(k!("related"));
+                rel.strs(k!("ip"), &[s.ip_text, d.ip_text]);
+                rel.close();
+            }
+            (Some(e), _) | (None, Some(e)) => {
+                let mut rel = o.object(k!("related"));
+                rel.strs(k!("ip"), &[e.ip_text]);
+                rel.close();
+            }
+            (None, None) => {}
+        }
+        if let Some(rule) = a.context.rule.as_deref() {
+            let mut r = o.object(k!("rule"));
+            r.str(k!("name"), rule);
+            r.close();
+        }
+        if let Some(name) = a.context.observer.as_deref() {
+            let mut obs = o.object(k!("observer"));
+            obs.str(k!("vendor"), "Microsoft");
+            obs.str(k!("type"), "firewall");
+            obs.str(k!("name"), name);
+            obs.close();
+        }
+        write_cloud(&mut o, a.context.subscription_id.as_deref());
+        enrich::write_ecs_threat(&mut o, &agg::enrichment(a));
+
+        let mut ns = o.object(k!("nsgflow"));
+        agg::write_classes(&mut ns, a);
+        agg::write_aggregate_object(&mut ns, a, &mut self.time);
+        ns.close();
+
+        let mut az = o.object(k!("azure"));
+        let mut fl = az.object(k!("flow_log"));
+        if let Some(dir) = a.direction {
+            fl.clean_str(k!("direction"), dir.as_str());
+        }
+        agg::write_context(&mut fl, a);
         fl.close();
         az.close();
         o.close();

@@ -2,8 +2,11 @@
 //! `docs/schema.md`. Fields that do not apply (no state in NSG v1, no counters on a `B`
 //! tuple) are left out, never written as a fake 0.
 
+use super::aggregate as agg;
+use super::enrich::{self, Enrichment};
 use super::json::Obj;
 use super::{Encode, GroupCache};
+use crate::aggregate::AggregateEvent;
 use crate::event::{FlowEvent, Origin};
 use crate::k;
 use crate::time::Rfc3339Writer;
@@ -47,7 +50,44 @@ impl Encode for FlatEncoder {
         o.opt_str(k!("dst_network"), e.dst.network);
         o.opt_clean_str(k!("l7_protocol"), e.l7_protocol);
         o.clean_bytes(k!("community_id"), e.community_id.as_bytes());
+        enrich::write_fields(&mut o, &Enrichment::of(e));
         o.splice(self.group.get(e, render_group));
+        o.close();
+    }
+
+    fn encode_aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
+        self.aggregate(a, out);
+    }
+}
+
+impl FlatEncoder {
+    fn aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
+        let mut o = Obj::open(out);
+        agg::write_window(&mut o, a, &mut self.time);
+        if let Some(s) = &a.src {
+            o.clean_str(k!("src_ip"), s.ip_text);
+        }
+        o.opt_u64(k!("src_port"), a.src_port.map(u64::from));
+        if let Some(d) = &a.dst {
+            o.clean_str(k!("dst_ip"), d.ip_text);
+        }
+        o.opt_u64(k!("dst_port"), a.dst_port.map(u64::from));
+        if let Some(p) = a.protocol {
+            o.opt_clean_str(k!("protocol"), p.name());
+            o.u64(k!("iana_number"), p.iana_number() as u64);
+        }
+        if let Some(d) = a.direction {
+            o.clean_str(k!("direction"), d.as_str());
+        }
+        if let Some(act) = a.action {
+            o.clean_str(k!("action"), act.as_str());
+        }
+        agg::write_counts(&mut o, a);
+        agg::write_traffic(&mut o, a);
+        agg::write_classes(&mut o, a);
+        o.opt_clean_str(k!("l7_protocol"), a.l7_protocol);
+        agg::write_context(&mut o, a);
+        agg::write_flush(&mut o, a);
         o.close();
     }
 }
@@ -67,18 +107,5 @@ fn render_group(e: &FlowEvent<'_>, out: &mut Vec<u8>) {
     o.str(k!("flow_log_kind"), r.kind.as_str());
     o.u64(k!("flow_log_version"), r.version);
     o.opt_str(k!("record_time"), h.time.as_deref());
-    o.opt_str(k!("subscription_id"), origin.subscription_id);
-    o.opt_str(k!("resource_group"), origin.resource_group);
-    o.opt_str(k!("nsg"), origin.nsg);
-    o.opt_str(k!("flow_log"), origin.flow_log);
-    o.opt_str(k!("target_resource"), origin.target_resource);
-    o.opt_str(k!("target_resource_type"), origin.target_resource_type);
-    o.opt_str(k!("resource_id"), h.resource_id.as_deref());
-    o.opt_str(
-        k!("flow_log_resource_id"),
-        h.flow_log_resource_id.as_deref(),
-    );
-    o.opt_str(k!("target_resource_id"), h.target_resource_id.as_deref());
-    o.opt_str(k!("system_id"), h.system_id.as_deref());
-    o.opt_str(k!("flow_log_guid"), h.flow_log_guid.as_deref());
+    super::origin_fields(&mut o, e, &origin, k!("flow_log"));
 }

@@ -24,11 +24,33 @@ macro_rules! k {
     };
 }
 
+/// Whether any byte of `bytes` needs a JSON escape (a control character, `"` or `\`).
+/// Eight bytes at a time: resource IDs and rule names are long and almost never need one.
+pub fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit of each byte of the result set where that byte of `x` is zero.
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // Bytes below 0x20: those with no bit at or above 0x20 (and not 0x80 or more).
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        if control | zero(w ^ (ONES * b'"' as u64)) | zero(w ^ (ONES * b'\\' as u64)) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Appends `s` as a JSON string literal (quotes included), escaping only what JSON requires.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_escape(bytes) {
         out.extend_from_slice(bytes);
     } else {
         let mut start = 0;
@@ -158,6 +180,24 @@ impl<'o> Obj<'o> {
             .extend_from_slice(if v { b"true" } else { b"false" });
     }
 
+    /// An RFC 3339 timestamp with milliseconds, from milliseconds since the epoch.
+    #[inline]
+    pub fn time_ms(&mut self, key: &str, ms: u64) {
+        let out = self.key(key);
+        out.push(b'"');
+        crate::time::write_rfc3339_ms(out, ms.min(253_402_300_799_999));
+        out.push(b'"');
+    }
+
+    /// The same through a [`crate::time::Rfc3339Writer`], which keeps the date of the day.
+    #[inline]
+    pub fn time_with(&mut self, key: &str, w: &mut crate::time::Rfc3339Writer, ms: u64) {
+        let out = self.key(key);
+        out.push(b'"');
+        w.write(out, ms);
+        out.push(b'"');
+    }
+
     /// Writes a key and pre-rendered JSON for its value.
     #[inline(always)]
     pub fn raw(&mut self, key: &str, json: &[u8]) {
@@ -174,6 +214,40 @@ impl<'o> Obj<'o> {
             }
             write_str(out, v);
         }
+        out.push(b']');
+    }
+
+    /// An array of strings from an iterator.
+    pub fn str_iter<'s>(&mut self, key: &str, values: impl Iterator<Item = &'s str>) {
+        let out = self.key(key);
+        out.push(b'[');
+        for (i, v) in values.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, v);
+        }
+        out.push(b']');
+    }
+
+    /// An array of objects: `fill` gets a `push` that writes one object per call.
+    pub fn array_of_objects(
+        &mut self,
+        key: &str,
+        fill: impl FnOnce(&mut dyn FnMut(&mut dyn FnMut(&mut Obj<'_>))),
+    ) {
+        let out = self.key(key);
+        out.push(b'[');
+        let mut first = true;
+        fill(&mut |write: &mut dyn FnMut(&mut Obj<'_>)| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let mut o = Obj::open(out);
+            write(&mut o);
+            o.close();
+        });
         out.push(b']');
     }
 
@@ -211,6 +285,29 @@ mod tests {
         assert_eq!(out, b"\"a\\\"b\\\\c\\nd\\u0001\xc3\xa9/\"");
         let back: String = serde_json::from_slice(&out).unwrap();
         assert_eq!(back, "a\"b\\c\nd\u{1}é/");
+    }
+
+    #[test]
+    fn escape_check_agrees_with_a_byte_scan() {
+        let slow = |b: &[u8]| b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\');
+        let mut samples: Vec<Vec<u8>> = vec![
+            b"/SUBSCRIPTIONS/7C4E2B19-3F8A-4D6E/RESOURCEGROUPS/RG".to_vec(),
+            "UserRule_münchen-web".as_bytes().to_vec(),
+            vec![0x7f; 17],
+            vec![0xff; 9],
+        ];
+        for c in [
+            0u8, 0x1f, 0x20, b'"', b'\\', b'!', b'#', b'[', b']', 0x80, 0xdf,
+        ] {
+            for pos in 0..20 {
+                let mut v = vec![b'a'; 20];
+                v[pos] = c;
+                samples.push(v);
+            }
+        }
+        for s in samples {
+            assert_eq!(needs_escape(&s), slow(&s), "{s:?}");
+        }
     }
 
     #[test]

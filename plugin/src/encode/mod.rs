@@ -11,7 +11,9 @@
 //! constant across a flow group (rule, MAC, resource names) is rendered once per group and
 //! copied for each tuple.
 
+pub mod aggregate;
 pub mod ecs;
+pub mod enrich;
 pub mod flat;
 pub mod json;
 pub mod ocsf;
@@ -22,12 +24,16 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::AggregateEvent;
 use crate::event::FlowEvent;
 
 /// Renders events into a buffer.
 pub trait Encode {
     /// Appends one event as a JSON object (no trailing newline) to `out`.
     fn encode(&mut self, event: &FlowEvent<'_>, out: &mut Vec<u8>);
+
+    /// Appends one aggregate (`--aggregate`) as a JSON object to `out`.
+    fn encode_aggregate(&mut self, aggregate: &AggregateEvent<'_>, out: &mut Vec<u8>);
 }
 
 /// The output schemas.
@@ -98,6 +104,38 @@ pub fn encoder(format: Format, options: &EncodeOptions) -> Box<dyn Encode + Send
         Format::Splunk => Box::new(splunk::SplunkEncoder::new(options)),
         Format::Ocsf => Box::new(ocsf::OcsfEncoder::default()),
     }
+}
+
+/// Writes the names and IDs of a flow's origin, the same in every format: subscription,
+/// resource group, NSG, flow log (under `flow_log_key`), target resource and type, then
+/// the raw resource IDs and the record's system ID or flow-log GUID.
+pub(crate) fn origin_fields(
+    o: &mut json::Obj<'_>,
+    e: &FlowEvent<'_>,
+    origin: &crate::event::Origin<'_>,
+    flow_log_key: &str,
+) {
+    let h = &e.record.header;
+    o.opt_str(crate::k!("subscription_id"), origin.subscription_id);
+    o.opt_str(crate::k!("resource_group"), origin.resource_group);
+    o.opt_str(crate::k!("nsg"), origin.nsg);
+    o.opt_str(flow_log_key, origin.flow_log);
+    o.opt_str(crate::k!("target_resource"), origin.target_resource);
+    o.opt_str(
+        crate::k!("target_resource_type"),
+        origin.target_resource_type,
+    );
+    o.opt_str(crate::k!("resource_id"), h.resource_id.as_deref());
+    o.opt_str(
+        crate::k!("flow_log_resource_id"),
+        h.flow_log_resource_id.as_deref(),
+    );
+    o.opt_str(
+        crate::k!("target_resource_id"),
+        h.target_resource_id.as_deref(),
+    );
+    o.opt_str(crate::k!("system_id"), h.system_id.as_deref());
+    o.opt_str(crate::k!("flow_log_guid"), h.flow_log_guid.as_deref());
 }
 
 /// A per-group cache: the rendered group fragment, valid while `group_id` matches.

@@ -8,8 +8,11 @@
 //! - Azure fields and classification OCSF does not define are under `unmapped.azure.*` and
 //!   `unmapped.nsgflow.*`.
 
+use super::aggregate as agg;
+use super::enrich::{self, Enrichment};
 use super::json::{write_str, Obj};
 use super::Encode;
+use crate::aggregate::AggregateEvent;
 use crate::event::{FlowEvent, Origin};
 use crate::k;
 use crate::labels::{Action, Direction, FlowState};
@@ -17,10 +20,40 @@ use crate::record::FlowLogKind;
 
 pub const OCSF_VERSION: &str = "1.8.0";
 
+/// `cloud`: the provider and the subscription.
+fn write_cloud(o: &mut Obj<'_>, subscription_id: Option<&str>) {
+    let mut cloud = o.object(k!("cloud"));
+    cloud.str(k!("provider"), "Azure");
+    if let Some(sub) = subscription_id {
+        let mut acct = cloud.object(k!("account"));
+        acct.str(k!("uid"), sub);
+        acct.close();
+    }
+    cloud.close();
+}
+
+/// Opens `metadata` with the version and product; the caller adds fields and closes it.
+fn write_metadata<'o>(o: &'o mut Obj<'_>, kind: FlowLogKind) -> Obj<'o> {
+    let mut meta = o.object(k!("metadata"));
+    meta.str(k!("version"), OCSF_VERSION);
+    let mut product = meta.object(k!("product"));
+    product.str(
+        k!("name"),
+        match kind {
+            FlowLogKind::Nsg => "Azure NSG flow logs",
+            FlowLogKind::Vnet => "Azure VNet flow logs",
+        },
+    );
+    product.str(k!("vendor_name"), "Microsoft");
+    product.close();
+    meta
+}
+
 /// Encodes OCSF Network Activity events.
 #[derive(Debug, Default)]
 pub struct OcsfEncoder {
     group: OcsfGroup,
+    time: crate::time::Rfc3339Writer,
 }
 
 #[derive(Debug, Default)]
@@ -53,26 +86,8 @@ impl OcsfGroup {
         rule.str(k!("name"), e.group.rule);
         rule.opt_str(k!("uid"), e.group.acl_id);
         rule.close();
-        let mut cloud = o.object(k!("cloud"));
-        cloud.str(k!("provider"), "Azure");
-        if let Some(sub) = origin.subscription_id {
-            let mut acct = cloud.object(k!("account"));
-            acct.str(k!("uid"), sub);
-            acct.close();
-        }
-        cloud.close();
-        let mut meta = o.object(k!("metadata"));
-        meta.str(k!("version"), OCSF_VERSION);
-        let mut product = meta.object(k!("product"));
-        product.str(
-            k!("name"),
-            match r.kind {
-                FlowLogKind::Nsg => "Azure NSG flow logs",
-                FlowLogKind::Vnet => "Azure VNet flow logs",
-            },
-        );
-        product.str(k!("vendor_name"), "Microsoft");
-        product.close();
+        write_cloud(&mut o, origin.subscription_id);
+        let mut meta = write_metadata(&mut o, r.kind);
         meta.opt_str(k!("log_name"), h.category.as_deref());
         meta.opt_str(k!("original_time"), h.time.as_deref());
         meta.close();
@@ -81,20 +96,7 @@ impl OcsfGroup {
         az.str(k!("flow_log_kind"), r.kind.as_str());
         az.u64(k!("flow_log_version"), r.version);
         az.opt_str(k!("mac"), e.group.mac);
-        az.opt_str(k!("subscription_id"), origin.subscription_id);
-        az.opt_str(k!("resource_group"), origin.resource_group);
-        az.opt_str(k!("nsg"), origin.nsg);
-        az.opt_str(k!("flow_log"), origin.flow_log);
-        az.opt_str(k!("target_resource"), origin.target_resource);
-        az.opt_str(k!("target_resource_type"), origin.target_resource_type);
-        az.opt_str(k!("resource_id"), h.resource_id.as_deref());
-        az.opt_str(
-            k!("flow_log_resource_id"),
-            h.flow_log_resource_id.as_deref(),
-        );
-        az.opt_str(k!("target_resource_id"), h.target_resource_id.as_deref());
-        az.opt_str(k!("system_id"), h.system_id.as_deref());
-        az.opt_str(k!("flow_log_guid"), h.flow_log_guid.as_deref());
+        super::origin_fields(&mut az, e, &origin, k!("flow_log"));
     }
 }
 
@@ -188,6 +190,8 @@ impl Encode for OcsfEncoder {
             tr.close();
         }
         o.splice(&g.top);
+        let en = Enrichment::of(e);
+        enrich::write_ocsf_osint(&mut o, &en);
 
         let mut un = o.object(k!("unmapped"));
         let mut ns = un.object(k!("nsgflow"));
@@ -196,6 +200,7 @@ impl Encode for OcsfEncoder {
         ns.clean_str(k!("dst_class"), e.dst.class.as_str());
         ns.opt_str(k!("dst_network"), e.dst.network);
         ns.opt_clean_str(k!("l7_protocol"), e.l7_protocol);
+        enrich::write_fields(&mut ns, &en);
         ns.close();
         let mut az = un.object(k!("azure"));
         az.clean_str(k!("direction"), t.direction.as_str());
@@ -207,6 +212,95 @@ impl Encode for OcsfEncoder {
             az.bool(k!("encrypted"), enc.is_encrypted());
         }
         az.splice(&g.azure);
+        az.close();
+        un.close();
+        o.close();
+    }
+
+    fn encode_aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
+        let c = a.counts;
+        let ctx = a.context;
+        out.extend_from_slice(b"{\"class_uid\":4001");
+        let mut o = Obj::resume(out, false);
+        o.clean_str(k!("class_name"), "Network Activity");
+        o.u64(k!("category_uid"), 4);
+        o.clean_str(k!("category_name"), "Network Activity");
+        o.u64(k!("activity_id"), 6);
+        o.str(k!("activity_name"), "Traffic");
+        o.u64(k!("type_uid"), 400_106);
+        o.str(k!("type_name"), "Network Activity: Traffic");
+        o.u64(k!("time"), a.window_start_ms);
+        o.u64(k!("start_time"), a.first_seen_ms);
+        o.u64(k!("end_time"), a.last_seen_ms);
+        o.u64(k!("count"), c.tuples as u64);
+        o.u64(k!("severity_id"), 1);
+        o.clean_str(k!("severity"), "Informational");
+        if let Some(act) = a.action {
+            let (action_id, action, disposition) = match act {
+                Action::Allow => (1, "Allowed", "Allowed"),
+                Action::Deny => (2, "Denied", "Blocked"),
+            };
+            o.u64(k!("action_id"), action_id);
+            o.str(k!("action"), action);
+            o.u64(k!("disposition_id"), action_id);
+            o.str(k!("disposition"), disposition);
+        }
+        let mut s = o.object(k!("src_endpoint"));
+        if let Some(e) = &a.src {
+            s.clean_str(k!("ip"), e.ip_text);
+        }
+        s.opt_u64(k!("port"), a.src_port.map(u64::from));
+        s.close();
+        let mut d = o.object(k!("dst_endpoint"));
+        if let Some(e) = &a.dst {
+            d.clean_str(k!("ip"), e.ip_text);
+        }
+        d.opt_u64(k!("port"), a.dst_port.map(u64::from));
+        d.close();
+        let mut ci = o.object(k!("connection_info"));
+        if let Some(p) = a.protocol {
+            ci.u64(k!("protocol_num"), p.iana_number() as u64);
+            ci.opt_clean_str(k!("protocol_name"), p.name());
+        }
+        if let Some(e) = a.src.as_ref().or(a.dst.as_ref()) {
+            ci.u64(k!("protocol_ver_id"), if e.ip.is_ipv4() { 4 } else { 6 });
+        }
+        if let Some(dir) = a.direction {
+            let (dir_id, name) = match dir {
+                Direction::Inbound => (1, "Inbound"),
+                Direction::Outbound => (2, "Outbound"),
+            };
+            ci.u64(k!("direction_id"), dir_id);
+            ci.str(k!("direction"), name);
+        }
+        ci.close();
+        let mut tr = o.object(k!("traffic"));
+        tr.u64(k!("packets_out"), c.packets[0]);
+        tr.u64(k!("bytes_out"), c.bytes[0]);
+        tr.u64(k!("packets_in"), c.packets[1]);
+        tr.u64(k!("bytes_in"), c.bytes[1]);
+        tr.u64(k!("packets"), a.packets());
+        tr.u64(k!("bytes"), a.bytes());
+        tr.close();
+        if let Some(rule) = ctx.rule.as_deref() {
+            let mut r = o.object(k!("firewall_rule"));
+            r.str(k!("name"), rule);
+            r.close();
+        }
+        write_cloud(&mut o, ctx.subscription_id.as_deref());
+        write_metadata(&mut o, ctx.kind.unwrap_or(FlowLogKind::Nsg)).close();
+        enrich::write_ocsf_osint(&mut o, &agg::enrichment(a));
+        let mut un = o.object(k!("unmapped"));
+        let mut ns = un.object(k!("nsgflow"));
+        agg::write_classes(&mut ns, a);
+        ns.opt_clean_str(k!("l7_protocol"), a.l7_protocol);
+        agg::write_aggregate_object(&mut ns, a, &mut self.time);
+        ns.close();
+        let mut az = un.object(k!("azure"));
+        if let Some(dir) = a.direction {
+            az.clean_str(k!("direction"), dir.as_str());
+        }
+        agg::write_context(&mut az, a);
         az.close();
         un.close();
         o.close();

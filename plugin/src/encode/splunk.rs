@@ -10,8 +10,11 @@
 //!   resource ID that wrote the log.
 //! - Azure fields CIM does not define are under `azure.*`, classification under `nsgflow.*`.
 
+use super::aggregate as agg;
+use super::enrich::{self, Enrichment};
 use super::json::{write_str, write_u64, Obj};
 use super::{Encode, EncodeOptions};
+use crate::aggregate::AggregateEvent;
 use crate::event::{FlowEvent, Origin};
 use crate::k;
 use crate::labels::{Action, Direction};
@@ -23,6 +26,7 @@ pub struct SplunkEncoder {
     sourcetype: String,
     index: String,
     group: SplunkGroup,
+    time: crate::time::Rfc3339Writer,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +48,7 @@ impl SplunkEncoder {
             sourcetype: options.splunk_sourcetype.clone(),
             index: options.splunk_index.clone(),
             group: SplunkGroup::default(),
+            time: crate::time::Rfc3339Writer::default(),
         }
     }
 
@@ -96,38 +101,106 @@ impl SplunkEncoder {
         az.u64(k!("flow_log_version"), r.version);
         az.opt_str(k!("acl_id"), e.group.acl_id);
         az.opt_str(k!("record_time"), h.time.as_deref());
-        az.opt_str(k!("subscription_id"), origin.subscription_id);
-        az.opt_str(k!("resource_group"), origin.resource_group);
-        az.opt_str(k!("nsg"), origin.nsg);
-        az.opt_str(k!("flow_log"), origin.flow_log);
-        az.opt_str(k!("target_resource"), origin.target_resource);
-        az.opt_str(k!("target_resource_type"), origin.target_resource_type);
-        az.opt_str(k!("resource_id"), h.resource_id.as_deref());
-        az.opt_str(
-            k!("flow_log_resource_id"),
-            h.flow_log_resource_id.as_deref(),
-        );
-        az.opt_str(k!("target_resource_id"), h.target_resource_id.as_deref());
-        az.opt_str(k!("system_id"), h.system_id.as_deref());
-        az.opt_str(k!("flow_log_guid"), h.flow_log_guid.as_deref());
+        super::origin_fields(&mut az, e, &origin, k!("flow_log"));
     }
 }
 
+/// HEC time: epoch seconds with millisecond decimals.
+fn write_hec_time(out: &mut Vec<u8>, timestamp_ms: u64) {
+    write_u64(out, timestamp_ms / 1000);
+    let ms = timestamp_ms % 1000;
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+    ]);
+}
+
 impl Encode for SplunkEncoder {
+    fn encode_aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
+        let c = a.counts;
+        let ctx = a.context;
+        out.extend_from_slice(b"{\"time\":");
+        write_hec_time(out, a.window_start_ms);
+        let mut o = Obj::resume(out, false);
+        o.str(k!("host"), ctx.observer.as_deref().unwrap_or("azure"));
+        o.str(
+            k!("source"),
+            ctx.resource_id.as_deref().unwrap_or("nsgflow"),
+        );
+        o.str(k!("sourcetype"), &self.sourcetype);
+        if !self.index.is_empty() {
+            o.str(k!("index"), &self.index);
+        }
+        let mut ev = o.object(k!("event"));
+        if let Some(act) = a.action {
+            ev.str(
+                k!("action"),
+                match act {
+                    Action::Allow => "allowed",
+                    Action::Deny => "blocked",
+                },
+            );
+        }
+        if let Some(e) = &a.src {
+            ev.clean_str(k!("src"), e.ip_text);
+            ev.clean_str(k!("src_ip"), e.ip_text);
+        }
+        ev.opt_u64(k!("src_port"), a.src_port.map(u64::from));
+        if let Some(e) = &a.dst {
+            ev.clean_str(k!("dest"), e.ip_text);
+            ev.clean_str(k!("dest_ip"), e.ip_text);
+        }
+        ev.opt_u64(k!("dest_port"), a.dst_port.map(u64::from));
+        if let Some(p) = a.protocol {
+            ev.opt_clean_str(k!("transport"), p.name());
+        }
+        ev.clean_str(k!("protocol"), "ip");
+        if let Some(e) = a.src.as_ref().or(a.dst.as_ref()) {
+            ev.str(
+                k!("protocol_version"),
+                if e.ip.is_ipv4() { "4" } else { "6" },
+            );
+        }
+        if let Some(dir) = a.direction {
+            ev.clean_str(k!("direction"), dir.as_str());
+        }
+        ev.u64(k!("bytes_out"), c.bytes[0]);
+        ev.u64(k!("bytes_in"), c.bytes[1]);
+        ev.u64(k!("bytes"), a.bytes());
+        ev.u64(k!("packets_out"), c.packets[0]);
+        ev.u64(k!("packets_in"), c.packets[1]);
+        ev.u64(k!("packets"), a.packets());
+        ev.u64(k!("duration"), (a.last_seen_ms - a.first_seen_ms) / 1000);
+        ev.opt_clean_str(k!("app"), a.l7_protocol);
+        if let Some(e) = &a.src {
+            ev.str(k!("src_zone"), e.network.unwrap_or(e.class.as_str()));
+        }
+        if let Some(e) = &a.dst {
+            ev.str(k!("dest_zone"), e.network.unwrap_or(e.class.as_str()));
+        }
+        ev.opt_str(k!("rule"), ctx.rule.as_deref());
+        ev.opt_str(k!("dvc"), ctx.observer.as_deref());
+        ev.opt_str(k!("vendor_account"), ctx.subscription_id.as_deref());
+        enrich::write_splunk_threat(&mut ev, &agg::enrichment(a));
+        let mut ns = ev.object(k!("nsgflow"));
+        agg::write_classes(&mut ns, a);
+        agg::write_aggregate_object(&mut ns, a, &mut self.time);
+        ns.close();
+        let mut az = ev.object(k!("azure"));
+        agg::write_context(&mut az, a);
+        az.close();
+        ev.close();
+        o.close();
+    }
+
     fn encode(&mut self, e: &FlowEvent<'_>, out: &mut Vec<u8>) {
         self.refresh(e);
         let g = &self.group;
         let t = e.tuple;
-        // HEC time: epoch seconds with millisecond decimals.
         out.extend_from_slice(b"{\"time\":");
-        write_u64(out, t.timestamp_ms / 1000);
-        let ms = t.timestamp_ms % 1000;
-        out.extend_from_slice(&[
-            b'.',
-            b'0' + (ms / 100) as u8,
-            b'0' + (ms / 10 % 10) as u8,
-            b'0' + (ms % 10) as u8,
-        ]);
+        write_hec_time(out, t.timestamp_ms);
         let mut o = Obj::resume(out, false);
         o.splice(&g.envelope);
 
@@ -184,12 +257,15 @@ impl Encode for SplunkEncoder {
             e.dst.network.unwrap_or(e.dst.class.as_str()),
         );
         ev.splice(&g.cim);
+        let en = Enrichment::of(e);
+        enrich::write_splunk_threat(&mut ev, &en);
 
         let mut ns = ev.object(k!("nsgflow"));
         ns.clean_str(k!("src_class"), e.src.class.as_str());
         ns.opt_str(k!("src_network"), e.src.network);
         ns.clean_str(k!("dst_class"), e.dst.class.as_str());
         ns.opt_str(k!("dst_network"), e.dst.network);
+        enrich::write_fields(&mut ns, &en);
         ns.close();
 
         let mut az = ev.object(k!("azure"));

@@ -1,0 +1,534 @@
+//! One poll of a storage account, and what it does with each blob: list the recent hours,
+//! skip blobs whose etag is the one already read, get the committed block list of the
+//! others, fetch only the byte ranges of blocks not read yet (a few blobs at a time), hand
+//! their records to the engine, flush the output, then checkpoint. Fetching runs on worker
+//! threads; decoding, writing and checkpointing run on the caller's thread, one batch at a
+//! time, so at most one batch's events are out without a checkpoint.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use super::blocks::{batches, piece, plan, BlockInfo, Piece, Plan, SeenBlock};
+use super::checkpoint::{BlobCheckpoint, CheckpointStore};
+use super::client::{BlobClient, BlobError};
+use super::config::AzureBlobConfig;
+use super::list::{discover, hour_prefixes};
+use crate::encode::Encode;
+use crate::engine::{EncodeLines, Engine, InputOutcome};
+use crate::output::{DeadLetterWriter, EventWriter};
+use crate::record::{reason, Location, RejectLevel, Rejection, WalkSummary};
+
+/// The error of [`BlobSource::poll`] when the reader of the output went away (a closed
+/// pipe): not a failure, the run just ends.
+pub const OUTPUT_CLOSED: &str = "output closed";
+
+/// Where events go: the engine and its encoder, writer and dead-letter output.
+pub struct Sinks<'a, W: Write> {
+    pub engine: &'a mut Engine,
+    pub encoder: &'a mut dyn Encode,
+    pub writer: &'a mut EventWriter<W>,
+    pub dead: &'a mut DeadLetterWriter,
+}
+
+/// What the source has done since it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceStats {
+    pub polls: u64,
+    /// Blobs seen in the recent-hours listings (summed over polls).
+    pub blobs_listed: u64,
+    /// Blobs whose block list was read because their etag changed.
+    pub blobs_changed: u64,
+    /// Committed blocks read (head and record blocks; the tail is not counted).
+    pub blocks_read: u64,
+    /// Checkpoints written (one per batch).
+    pub checkpoints: u64,
+    /// Blobs found rewritten (their block list no longer extends the one read).
+    pub rewrites: u64,
+    /// Blocks of rewritten blobs recognised by content and skipped (no duplicate).
+    pub rewrite_blocks_skipped: u64,
+    /// Upper bound of records emitted twice because a rewrite changed their blocks.
+    pub possible_duplicates: u64,
+    /// Blobs or listings that failed (after retries) and will be tried again.
+    pub errors: u64,
+}
+
+/// What one poll found, for the caller to print.
+#[derive(Debug, Default)]
+pub struct PollReport {
+    /// Warnings and errors, one line each, already saying where and what to do.
+    pub messages: Vec<String>,
+    /// Blobs that changed while being read: poll again soon to finish them.
+    pub unfinished: usize,
+    /// Batches written this poll.
+    pub batches: u64,
+}
+
+/// The Azure Blob Storage flow-log source.
+pub struct BlobSource<'c> {
+    client: &'c BlobClient,
+    cfg: AzureBlobConfig,
+    store: CheckpointStore,
+    checkpoints: HashMap<(String, String), BlobCheckpoint>,
+    /// (container, resource folder) pairs found by discovery.
+    resources: Vec<(String, String)>,
+    discovered_at: Option<Instant>,
+    pruned_at: Option<Instant>,
+    missing: Vec<String>,
+    /// Seconds since the epoch, for the recent-hours window (replaceable in tests).
+    pub clock: Box<dyn Fn() -> u64 + Send>,
+    pub stats: SourceStats,
+}
+
+struct Job {
+    container: String,
+    blob: String,
+    read: Vec<SeenBlock>,
+}
+
+enum Msg {
+    Chunk {
+        job: usize,
+        etag: String,
+        first: usize,
+        list_len: usize,
+        blocks: Vec<BlockInfo>,
+        data: Vec<u8>,
+        rewrite: bool,
+        last: bool,
+    },
+    Done {
+        job: usize,
+        etag: Option<String>,
+        error: Option<BlobError>,
+    },
+}
+
+/// Per blob, during one poll.
+#[derive(Default)]
+struct Tally {
+    summary: WalkSummary,
+    bytes: usize,
+    rewrite_new: u64,
+    in_rewrite: bool,
+}
+
+impl<'c> BlobSource<'c> {
+    pub fn new(client: &'c BlobClient, cfg: AzureBlobConfig) -> Result<BlobSource<'c>, String> {
+        cfg.validate()?;
+        let store = CheckpointStore::open(&cfg.checkpoint_dir)?;
+        Ok(BlobSource {
+            client,
+            cfg,
+            store,
+            checkpoints: HashMap::new(),
+            resources: Vec::new(),
+            discovered_at: None,
+            pruned_at: None,
+            missing: Vec::new(),
+            clock: Box::new(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            }),
+            stats: SourceStats::default(),
+        })
+    }
+
+    pub fn config(&self) -> &AzureBlobConfig {
+        &self.cfg
+    }
+
+    /// Finds the resource folders again if none are known or the last walk is old.
+    fn discover_if_due(&mut self, report: &mut PollReport) {
+        let due = match self.discovered_at {
+            None => true,
+            Some(t) => {
+                self.resources.is_empty() || t.elapsed().as_secs_f64() >= self.cfg.rediscover_secs
+            }
+        };
+        if !due {
+            return;
+        }
+        let mut found = Vec::new();
+        let mut failed = false;
+        for container in &self.cfg.containers {
+            let walk = discover(&self.cfg.prefix, |p| {
+                self.client
+                    .list(container, p, Some("/"))
+                    .map(|l| l.prefixes)
+            });
+            match walk {
+                Ok(roots) => found.extend(roots.into_iter().map(|r| (container.clone(), r))),
+                Err(BlobError::NotFound(_)) => {
+                    if !self.missing.contains(container) {
+                        self.missing.push(container.clone());
+                        report.messages.push(format!(
+                            "warning: container {container} does not exist in account {} (yet): skipped; it appears once a flow log of that kind writes to this account",
+                            self.client.account()
+                        ));
+                    }
+                }
+                Err(e) => {
+                    failed = true;
+                    self.stats.errors += 1;
+                    report.messages.push(format!("error: {e}"));
+                }
+            }
+        }
+        if !failed || self.resources.is_empty() {
+            self.resources = found;
+        }
+        self.discovered_at = Some(Instant::now());
+    }
+
+    /// Once an hour, deletes checkpoint files not written for `checkpoint_retention_hours`.
+    fn prune_if_due(&mut self, report: &mut PollReport) {
+        if self.pruned_at.is_some_and(|t| t.elapsed().as_secs() < 3600) {
+            return;
+        }
+        self.pruned_at = Some(Instant::now());
+        let keep =
+            std::time::Duration::from_secs(u64::from(self.cfg.checkpoint_retention_hours) * 3600);
+        match self.store.prune_older_than(keep) {
+            Ok(0) => {}
+            Ok(n) => report.messages.push(format!(
+                "info: removed {n} checkpoints not written for {} hours",
+                self.cfg.checkpoint_retention_hours
+            )),
+            Err(e) => report.messages.push(format!("warning: {e}")),
+        }
+    }
+
+    /// Reads everything new once. `Err` only when output or checkpoints cannot be written
+    /// (the run must stop); failures of the storage account are in the report and retried
+    /// at the next poll.
+    pub fn poll<W: Write>(&mut self, out: &mut Sinks<'_, W>) -> Result<PollReport, String> {
+        let mut report = PollReport::default();
+        self.stats.polls += 1;
+        self.discover_if_due(&mut report);
+
+        // List the recent hours of every resource folder.
+        let hours = hour_prefixes((self.clock)(), self.cfg.lookback_hours);
+        let mut jobs = Vec::new();
+        let mut listed = std::collections::HashSet::new();
+        for (container, root) in &self.resources {
+            for hour in &hours {
+                let listing = match self.client.list(container, &format!("{root}{hour}"), None) {
+                    Ok(l) => l,
+                    Err(BlobError::NotFound(_)) => continue,
+                    Err(e) => {
+                        self.stats.errors += 1;
+                        report.messages.push(format!("error: {e}"));
+                        continue;
+                    }
+                };
+                for item in listing.blobs {
+                    if !item.name.ends_with(".json") {
+                        continue;
+                    }
+                    self.stats.blobs_listed += 1;
+                    let key = (container.clone(), item.name.clone());
+                    listed.insert(key.clone());
+                    if !self.checkpoints.contains_key(&key) {
+                        match self.store.load(container, &item.name) {
+                            Ok(Some(cp)) => {
+                                self.checkpoints.insert(key.clone(), cp);
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                self.stats.errors += 1;
+                                report.messages.push(format!("error: {e}"));
+                                continue;
+                            }
+                        }
+                    }
+                    let read = match self.checkpoints.get(&key) {
+                        Some(cp) if cp.etag == item.etag => continue,
+                        Some(cp) => cp.blocks.clone(),
+                        None => Vec::new(),
+                    };
+                    jobs.push(Job {
+                        container: container.clone(),
+                        blob: item.name,
+                        read,
+                    });
+                }
+            }
+        }
+        // Blobs that left the recent hours are not read again: forget them (their files stay
+        // until `checkpoint_retention_hours`).
+        self.checkpoints.retain(|k, _| listed.contains(k));
+        self.prune_if_due(&mut report);
+        self.stats.blobs_changed += jobs.len() as u64;
+        if jobs.is_empty() {
+            return Ok(report);
+        }
+
+        // Fetch on workers, process here in arrival order.
+        let workers = self.cfg.concurrency.min(jobs.len());
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let mut tallies: HashMap<usize, Tally> = HashMap::new();
+        let mut fatal = None;
+        std::thread::scope(|s| {
+            let (tx, rx) = sync_channel::<Msg>(workers);
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let (jobs, next, stop) = (&jobs, &next, &stop);
+                let (client, batch) = (self.client, self.cfg.batch_bytes.max(1));
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= jobs.len() || stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    fetch(client, i, &jobs[i], batch, &tx, stop);
+                });
+            }
+            drop(tx);
+            for msg in rx {
+                if fatal.is_some() {
+                    continue; // drain so the workers can end
+                }
+                if let Err(e) = self.handle(msg, &jobs, &mut tallies, out, &mut report) {
+                    stop.store(true, Ordering::Relaxed);
+                    fatal = Some(e);
+                }
+            }
+        });
+        match fatal {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    fn handle<W: Write>(
+        &mut self,
+        msg: Msg,
+        jobs: &[Job],
+        tallies: &mut HashMap<usize, Tally>,
+        out: &mut Sinks<'_, W>,
+        report: &mut PollReport,
+    ) -> Result<(), String> {
+        match msg {
+            Msg::Chunk {
+                job,
+                etag,
+                first,
+                list_len,
+                blocks,
+                data,
+                rewrite,
+                last,
+            } => {
+                let j = &jobs[job];
+                let key = (j.container.clone(), j.blob.clone());
+                let label = format!("{}/{}", j.container, j.blob);
+                let cp = self
+                    .checkpoints
+                    .entry(key)
+                    .or_insert_with(|| BlobCheckpoint::new(&j.container, &j.blob));
+                let tally = tallies.entry(job).or_default();
+                if rewrite {
+                    self.stats.rewrites += 1;
+                    tally.in_rewrite = true;
+                    report.messages.push(format!(
+                        "warning: {label} was rewritten (its etag changed and its block list no longer extends the {} blocks read): reading it again; blocks already read are recognised by their bytes and skipped",
+                        cp.blocks.len()
+                    ));
+                    let old = std::mem::take(&mut cp.blocks);
+                    cp.rewrite_skip.extend(old);
+                    cp.offset = 0;
+                }
+                if first != cp.blocks.len() {
+                    // The worker planned from an older state: drop it, the next poll re-plans.
+                    report.unfinished += 1;
+                    return Ok(());
+                }
+                let mut at = 0usize;
+                for (k, info) in blocks.iter().enumerate() {
+                    let bytes = &data[at..at + info.size as usize];
+                    at += info.size as usize;
+                    let index = first + k;
+                    let text = match crate::input::as_text(bytes) {
+                        Ok(t) => t,
+                        Err(why) => {
+                            out.engine.stats.reject(reason::INVALID_JSON);
+                            out.dead.write(
+                                &label,
+                                &Rejection {
+                                    level: RejectLevel::Record,
+                                    reason: reason::INVALID_JSON,
+                                    detail: format!("block {index} ({} bytes): {why}", info.size),
+                                    location: Location {
+                                        record_index: None,
+                                        tuple_index: None,
+                                        offset: (cp.offset) as usize,
+                                    },
+                                    text: "",
+                                },
+                            );
+                            cp.blocks.push(SeenBlock::new(info, bytes));
+                            cp.offset += info.size;
+                            continue;
+                        }
+                    };
+                    let p = piece(index, index + 1 == list_len, text);
+                    if p == Piece::Tail {
+                        continue;
+                    }
+                    let seen = SeenBlock::new(info, bytes);
+                    if let Some(pos) = cp.rewrite_skip.iter().position(|s| s.same_content(&seen)) {
+                        cp.rewrite_skip.remove(pos);
+                        self.stats.rewrite_blocks_skipped += 1;
+                    } else {
+                        if tally.in_rewrite || !cp.rewrite_skip.is_empty() {
+                            tally.rewrite_new += u64::from(matches!(p, Piece::Records(_)));
+                        }
+                        if let Piece::Records(t) = p {
+                            let mut h = EncodeLines {
+                                encoder: &mut *out.encoder,
+                                writer: &mut *out.writer,
+                            };
+                            let (s, _) = out.engine.process_part(
+                                &label,
+                                t,
+                                cp.records as usize,
+                                false,
+                                &mut h,
+                                out.dead,
+                            );
+                            cp.records = s.next_record_index as u64;
+                            tally.summary.add(&s);
+                            tally.bytes += t.len();
+                        }
+                    }
+                    self.stats.blocks_read += 1;
+                    cp.blocks.push(seen);
+                    cp.offset += info.size;
+                }
+                // The etag says "read up to the end of this version": only once the last
+                // batch is in. A partial read keeps none, so the next listing re-plans it
+                // even if the blob does not change again.
+                cp.etag = if last { etag } else { String::new() };
+                if last && (tally.in_rewrite || !cp.rewrite_skip.is_empty()) {
+                    let gone = cp.rewrite_skip.len() as u64;
+                    let dups = gone.min(tally.rewrite_new);
+                    self.stats.possible_duplicates += dups;
+                    report.messages.push(format!(
+                        "warning: {label}: rewrite read; {} record blocks new or changed, {gone} blocks read before are gone; at most {dups} records may repeat ones emitted before",
+                        tally.rewrite_new
+                    ));
+                    cp.rewrite_skip.clear();
+                    tally.in_rewrite = false;
+                }
+                // Events first, then the checkpoint that says they are out.
+                out.writer.flush().map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        OUTPUT_CLOSED.to_string()
+                    } else {
+                        format!("writing events: {e}")
+                    }
+                })?;
+                out.dead
+                    .flush()
+                    .map_err(|e| format!("writing dead letters: {e}"))?;
+                self.store.save(cp)?;
+                self.stats.checkpoints += 1;
+                report.batches += 1;
+                Ok(())
+            }
+            Msg::Done { job, etag, error } => {
+                let j = &jobs[job];
+                let label = format!("{}/{}", j.container, j.blob);
+                let key = (j.container.clone(), j.blob.clone());
+                match error {
+                    None => {}
+                    Some(BlobError::Changed(_)) => report.unfinished += 1,
+                    Some(BlobError::NotFound(_)) => {
+                        report.messages.push(format!(
+                            "warning: {label} disappeared while being read (deleted by a lifecycle rule?)"
+                        ));
+                    }
+                    Some(e) => {
+                        self.stats.errors += 1;
+                        report
+                            .messages
+                            .push(format!("error: {e} (will retry at the next poll)"));
+                    }
+                }
+                // Nothing new but the etag moved: remember it, to skip the block list next time.
+                if let (Some(etag), Some(cp)) = (etag, self.checkpoints.get_mut(&key)) {
+                    if cp.etag != etag {
+                        cp.etag = etag;
+                        self.store.save(cp)?;
+                    }
+                }
+                if let Some(t) = tallies.remove(&job) {
+                    if t.summary.values > 0 {
+                        match out.engine.finish_input(t.bytes, t.summary) {
+                            InputOutcome::NotFlowLog(why) => report
+                                .messages
+                                .push(format!("error: {label}: not a flow log: {why}")),
+                            InputOutcome::Read { incomplete: true } => report.messages.push(format!(
+                                "warning: {label}: a committed block holds an incomplete record; it went to the dead-letter output"
+                            )),
+                            InputOutcome::Read { incomplete: false } => {}
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// On a worker: the block list, the plan, and the new blocks in batches.
+fn fetch(
+    client: &BlobClient,
+    job: usize,
+    j: &Job,
+    batch_bytes: u64,
+    tx: &SyncSender<Msg>,
+    stop: &AtomicBool,
+) {
+    let done = |etag: Option<String>, error: Option<BlobError>| {
+        let _ = tx.send(Msg::Done { job, etag, error });
+    };
+    let list = match client.block_list(&j.container, &j.blob) {
+        Ok(l) => l,
+        Err(e) => return done(None, Some(e)),
+    };
+    let (first, offset, rewrite) = match plan(&j.read, &list.blocks) {
+        Plan::Unchanged => return done(Some(list.etag), None),
+        Plan::Append { first, offset } => (first, offset, false),
+        Plan::Rewrite => (0, 0, true),
+    };
+    let parts = batches(&list.blocks, first, offset, batch_bytes);
+    let n = parts.len();
+    for (k, (a, b, start, end)) in parts.into_iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let data = match client.get_range(&j.container, &j.blob, start, end, &list.etag) {
+            Ok(d) => d,
+            Err(e) => return done(None, Some(e)),
+        };
+        let msg = Msg::Chunk {
+            job,
+            etag: list.etag.clone(),
+            first: a,
+            list_len: list.blocks.len(),
+            blocks: list.blocks[a..b].to_vec(),
+            data,
+            rewrite: rewrite && k == 0,
+            last: k + 1 == n,
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+    done(None, None)
+}
