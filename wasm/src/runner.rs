@@ -20,11 +20,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nsgflow::aggregate::{AggregateLines, Aggregation, FlushReason};
+use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason};
 use nsgflow::checkpoint::{process_new, read_new, Checkpoint};
-use nsgflow::encode::{encoder, Encode};
-use nsgflow::engine::{EncodeLines, Engine, EventHandler, InputOutcome};
-use nsgflow::event::FlowEvent;
+use nsgflow::encode::encoder;
+use nsgflow::engine::{Engine, InputOutcome};
 use nsgflow::input::{self, Input};
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 
@@ -177,7 +176,7 @@ pub fn run<O: Write, E: Write + Send + 'static>(
             &key,
             text,
             &start,
-            &mut handler(&mut aggregation, enc.as_mut(), &mut out),
+            &mut EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut out),
             &mut dead,
         );
         report.rejected += engine.stats.rejected_total() - before;
@@ -215,32 +214,6 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         report.files, report.files_with_news, report.events, report.rejected, report.pending_bytes
     );
     (i32::from(!report.errors.is_empty()), report)
-}
-
-/// Events one by one, or aggregated (`aggregate: {enabled: true}` in the config).
-enum Handler<'a, W: Write> {
-    Lines(EncodeLines<'a, W>),
-    Aggregate(AggregateLines<'a, W>),
-}
-
-impl<W: Write> EventHandler for Handler<'_, W> {
-    fn event(&mut self, event: &FlowEvent<'_>) {
-        match self {
-            Handler::Lines(h) => h.event(event),
-            Handler::Aggregate(h) => h.event(event),
-        }
-    }
-}
-
-fn handler<'a, W: Write>(
-    aggregation: &'a mut Option<Aggregation>,
-    encoder: &'a mut dyn Encode,
-    writer: &'a mut EventWriter<W>,
-) -> Handler<'a, W> {
-    match aggregation {
-        Some(agg) => Handler::Aggregate(agg.lines(encoder, writer)),
-        None => Handler::Lines(EncodeLines { encoder, writer }),
-    }
 }
 
 /// stderr, shared between the dead-letter writer and the messages.

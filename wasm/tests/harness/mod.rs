@@ -90,6 +90,25 @@ pub fn wasi_module() -> &'static Module {
     M.get_or_init(|| module("nsgflow-wasi.wasm"))
 }
 
+/// A new instance of `module` with WASI preview 1: `accessible` preopened under the same
+/// paths (what Fluent Bit's `accessible_paths` do), no arguments, no environment.
+fn instantiate(
+    mut b: WasiCtxBuilder,
+    accessible: &[&Path],
+    module: &Module,
+) -> (Store<WasiP1Ctx>, Instance) {
+    for dir in accessible {
+        let guest = dir.display().to_string();
+        b.preopened_dir(dir, guest, DirPerms::all(), FilePerms::all())
+            .expect("preopen");
+    }
+    let mut store = Store::new(engine(), b.build_p1());
+    let mut linker: Linker<WasiP1Ctx> = Linker::new(engine());
+    preview1::add_to_linker_sync(&mut linker, |c| c).expect("link WASI");
+    let instance = linker.instantiate(&mut store, module).expect("instantiate");
+    (store, instance)
+}
+
 type FilterFn = TypedFunc<(i32, i32, i32, i32, i32, i32), i32>;
 
 /// One filter_wasm instance: instantiated once and called record after record, as Fluent
@@ -112,17 +131,7 @@ impl FilterHarness {
     pub fn new(accessible: &[&Path]) -> FilterHarness {
         let mut b = WasiCtxBuilder::new();
         b.inherit_stderr();
-        for dir in accessible {
-            let guest = dir.display().to_string();
-            b.preopened_dir(dir, guest, DirPerms::all(), FilePerms::all())
-                .expect("preopen");
-        }
-        let mut store = Store::new(engine(), b.build_p1());
-        let mut linker: Linker<WasiP1Ctx> = Linker::new(engine());
-        preview1::add_to_linker_sync(&mut linker, |c| c).expect("link WASI");
-        let instance = linker
-            .instantiate(&mut store, filter_module())
-            .expect("instantiate");
+        let (mut store, instance) = instantiate(b, accessible, filter_module());
         // WAMR runs a reactor's `_initialize` when it instantiates it.
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ()).expect("_initialize");
@@ -240,17 +249,7 @@ pub fn run_wasi(accessible: &[&Path]) -> WasiRun {
     let stderr = MemoryOutputPipe::new(1 << 26);
     let mut b = WasiCtxBuilder::new();
     b.stdout(stdout.clone()).stderr(stderr.clone());
-    for dir in accessible {
-        let guest = dir.display().to_string();
-        b.preopened_dir(dir, guest, DirPerms::all(), FilePerms::all())
-            .expect("preopen");
-    }
-    let mut store = Store::new(engine(), b.build_p1());
-    let mut linker: Linker<WasiP1Ctx> = Linker::new(engine());
-    preview1::add_to_linker_sync(&mut linker, |c| c).expect("link WASI");
-    let instance = linker
-        .instantiate(&mut store, wasi_module())
-        .expect("instantiate");
+    let (mut store, instance) = instantiate(b, accessible, wasi_module());
     let start = instance
         .get_typed_func::<(), ()>(&mut store, "_start")
         .expect("_start");
