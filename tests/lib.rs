@@ -64,6 +64,54 @@ pub fn golden_fixtures() -> Vec<PathBuf> {
     files
 }
 
+/// Every fixture with golden output, then every `*.json` / `*.ndjson` shared sample (when
+/// `../shared/samples` is there): what each front end is checked on.
+pub fn fixtures_and_samples() -> Vec<PathBuf> {
+    let mut files = golden_fixtures();
+    if let Some(dir) = shared_samples() {
+        let mut s: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("samples dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "ndjson"))
+            .collect();
+        s.sort();
+        files.extend(s);
+    }
+    files
+}
+
+/// The records of a `{"records":[...]}` blob, each as compact JSON text.
+pub fn blob_records(blob: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(blob).expect("a JSON blob");
+    v["records"]
+        .as_array()
+        .expect("a records array")
+        .iter()
+        .map(|r| serde_json::to_string(r).expect("re-encode"))
+        .collect()
+}
+
+/// The states a reader can find a blob in while Azure writes it: `{"records":[` R1 `]}`,
+/// then R1,R2 `]}`, and so on (a record block inserted before the closing `]}` each
+/// time), with, before each complete state, the states cut every `cut_every` bytes into
+/// the record being added (mid-record, or without the closing `]}`).
+pub fn azure_blob_states(records: &[String], cut_every: usize) -> Vec<String> {
+    let mut states = Vec::new();
+    for n in 1..=records.len() {
+        let full = format!("{{\"records\":[{}]}}", records[..n].join(","));
+        let before = format!("{{\"records\":[{}", records[..n - 1].join(",")).len();
+        let mut cut = before + cut_every;
+        while cut < full.len() {
+            if full.is_char_boundary(cut) {
+                states.push(full[..cut].to_string());
+            }
+            cut += cut_every;
+        }
+        states.push(full);
+    }
+    states
+}
+
 /// What one run of the engine produced.
 #[derive(Debug)]
 pub struct Run {

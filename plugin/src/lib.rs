@@ -6,6 +6,7 @@
 //! | stage | module |
 //! |---|---|
 //! | input (files, directories, stdin) | [`input`] |
+//! | incremental reads across runs | [`checkpoint`] |
 //! | JSON scanning, borrowed | [`json`] |
 //! | records and their nesting | [`record`] |
 //! | tuples | [`tuple`], [`labels`] |
@@ -38,6 +39,7 @@
 
 pub mod aggregate;
 pub mod blob;
+pub mod checkpoint;
 pub mod classify;
 pub mod community_id;
 pub mod config;

@@ -9,11 +9,10 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use nsgflow::aggregate::{AggregateLines, Aggregation, FlushReason, KeySpec, Seconds};
+use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason, KeySpec, Seconds};
 use nsgflow::config::{Config, Progress};
 use nsgflow::encode::{encoder, Encode, Format};
-use nsgflow::engine::{EncodeLines, Engine, EventHandler, InputOutcome};
-use nsgflow::event::FlowEvent;
+use nsgflow::engine::{Engine, InputOutcome};
 use nsgflow::input::{self, Input};
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 use nsgflow::reputation::FeedConfig;
@@ -266,7 +265,8 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
                 }
                 match input::as_text(&buf) {
                     Ok(text) => {
-                        let mut h = handler(&mut aggregation, enc.as_mut(), &mut writer);
+                        let mut h =
+                            EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut writer);
                         engine.process(&name, text, &mut h, &mut dead)
                     }
                     Err(why) => {
@@ -339,33 +339,6 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The handler for one input: events, or aggregates.
-enum Handler<'a, W: Write> {
-    Lines(EncodeLines<'a, W>),
-    Aggregate(AggregateLines<'a, W>),
-}
-
-impl<W: Write> EventHandler for Handler<'_, W> {
-    #[inline]
-    fn event(&mut self, event: &FlowEvent<'_>) {
-        match self {
-            Handler::Lines(h) => h.event(event),
-            Handler::Aggregate(h) => h.event(event),
-        }
-    }
-}
-
-fn handler<'a, W: Write>(
-    aggregation: &'a mut Option<Aggregation>,
-    encoder: &'a mut dyn Encode,
-    writer: &'a mut EventWriter<W>,
-) -> Handler<'a, W> {
-    match aggregation {
-        Some(agg) => Handler::Aggregate(agg.lines(encoder, writer)),
-        None => Handler::Lines(EncodeLines { encoder, writer }),
-    }
 }
 
 /// What the stdin reader and the signal watcher tell the main thread.
@@ -525,7 +498,7 @@ fn process_stdin<W: Write>(
             continue;
         };
         let text = input::as_text(&pending[..=last_nl]).map_err(|e| format!("stdin: {e}"))?;
-        let mut h = handler(aggregation, &mut *enc, &mut *writer);
+        let mut h = EventsOrAggregates::new(aggregation, &mut *enc, &mut *writer);
         let (s, consumed) = engine.process_part("-", text, record_index, true, &mut h, dead);
         summary.add(&s);
         record_index = s.next_record_index;
@@ -536,7 +509,7 @@ fn process_stdin<W: Write>(
         }
     }
     let text = input::as_text(&pending).map_err(|e| format!("stdin: {e}"))?;
-    let mut h = handler(aggregation, enc, writer);
+    let mut h = EventsOrAggregates::new(aggregation, enc, writer);
     // On a signal, the complete records are processed; a partial last one is `incomplete`.
     let (s, _) = engine.process_part("-", text, record_index, false, &mut h, dead);
     summary.add(&s);

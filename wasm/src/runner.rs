@@ -1,0 +1,248 @@
+//! The in_exec_wasi program: every run (a fresh instance each time), read what is new in
+//! the flow-log files under the accessible directories and print one NDJSON event per
+//! flow tuple on stdout.
+//!
+//! - Config: `nsgflow.yaml` in the first accessible directory holding one (the engine's
+//!   config: `format`, `networks`, `splunk`, `community_id_seed`, `inputs`,
+//!   `dead_letter`); none means the defaults.
+//! - Inputs: the config's `inputs` (relative paths are taken from the config's directory),
+//!   else every accessible directory but the config's own (unless it is the only one),
+//!   walked for `*.json`, `*.ndjson`, `*.jsonl`.
+//! - Checkpoint: `.nsgflow-checkpoint.json` beside the config (else in the first
+//!   accessible directory), written atomically after the events are flushed. Each file is
+//!   read from where the last run stopped ([`nsgflow::checkpoint`]).
+//! - Dead letters: to the `dead_letter` file (appended), else to stderr, one JSON line
+//!   each. A summary line goes to stderr.
+//!
+//! Exit status: 0, or 1 when an input could not be read or is not a flow log, or 2 when
+//! the config or checkpoint cannot be used (nothing is read then).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason};
+use nsgflow::checkpoint::{process_new, read_new, Checkpoint};
+use nsgflow::encode::encoder;
+use nsgflow::engine::{Engine, InputOutcome};
+use nsgflow::input::{self, Input};
+use nsgflow::output::{DeadLetterWriter, EventWriter};
+
+use crate::config::{self, CHECKPOINT_FILE};
+
+/// What a run did, for the summary and the tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    pub files: usize,
+    pub files_with_news: usize,
+    pub events: u64,
+    pub rejected: u64,
+    pub pending_bytes: u64,
+    pub errors: Vec<String>,
+}
+
+/// One run over `dirs` (the accessible directories): events to `stdout`, messages and
+/// (without a `dead_letter` file) dead letters to `stderr`. Returns the exit status.
+pub fn run<O: Write, E: Write + Send + 'static>(
+    dirs: &[PathBuf],
+    stdout: O,
+    stderr: E,
+) -> (i32, RunReport) {
+    let stderr = SharedErr::new(stderr);
+    let mut report = RunReport::default();
+    let fail = |msg: String, report: RunReport| {
+        let _ = writeln!(stderr.clone(), "nsgflow-wasi: {msg}");
+        (2, report)
+    };
+    let (config, config_path) = match config::load(dirs) {
+        Ok(c) => c,
+        Err(e) => return fail(e, report),
+    };
+    if let Some(o) = config.output.as_deref().filter(|o| *o != "-") {
+        return fail(format!("`output: {o}` is not supported here: in_exec_wasi reads the events from stdout; remove `output` from {}", config::CONFIG_FILE), report);
+    }
+    let Some(state_dir) = config::state_dir(config_path.as_deref(), dirs) else {
+        return fail("no accessible directory: set accessible_paths to the folder holding the flow logs (and nsgflow.yaml)".into(), report);
+    };
+    let base = config_path
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(&state_dir)
+        .to_path_buf();
+    let cp_path = state_dir.join(CHECKPOINT_FILE);
+    let mut checkpoint = match Checkpoint::load(&cp_path) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string(), report),
+    };
+    let dead_path = config.dead_letter.as_deref().map(|p| base.join(p));
+    let dead_out: Box<dyn Write + Send> = match &dead_path {
+        None => Box::new(stderr.clone()),
+        Some(p) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                return fail(
+                    format!(
+                        "dead_letter {}: {e} (is it under accessible_paths?)",
+                        p.display()
+                    ),
+                    report,
+                )
+            }
+        },
+    };
+    let mut dead = DeadLetterWriter::new(Some(dead_out));
+
+    let roots: Vec<String> = if config.inputs.is_empty() {
+        // Every accessible directory but the one holding the config (and, maybe, feeds
+        // and topology files), unless it is the only one.
+        let data: Vec<&PathBuf> = dirs
+            .iter()
+            .filter(|d| Some(d.as_path()) != config_path.as_deref().and_then(Path::parent))
+            .collect();
+        let data = if data.is_empty() {
+            dirs.iter().collect()
+        } else {
+            data
+        };
+        data.iter().map(|d| d.display().to_string()).collect()
+    } else {
+        config
+            .inputs
+            .iter()
+            .map(|i| base.join(i).display().to_string())
+            .collect()
+    };
+    let (inputs, input_errors) = input::expand(&roots);
+    for e in input_errors {
+        report.errors.push(e.to_string());
+    }
+
+    // Reputation feeds, topology and service tags are read from their files (give their
+    // paths under accessible_paths) on every run.
+    let enricher = match config.enricher() {
+        Ok(e) => e,
+        Err(e) => return fail(format!("{}: {e}", config::CONFIG_FILE), report),
+    };
+    let mut engine = Engine::new(enricher);
+    let mut aggregation = config
+        .aggregate
+        .enabled
+        .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()));
+    let mut enc = encoder(config.format.unwrap_or_default(), &config.encode_options());
+    let mut out = EventWriter::new(stdout);
+    let mut buf = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for inp in inputs {
+        let Input::File(path) = inp else { continue };
+        if dead_path.as_deref() == Some(path.as_path()) {
+            continue;
+        }
+        let key = path.display().to_string();
+        seen.insert(key.clone());
+        report.files += 1;
+        let start = match read_new(&path, checkpoint.files.get(&key), &mut buf) {
+            Ok(s) => s,
+            Err(e) => {
+                report.errors.push(format!("{key}: {e}"));
+                continue;
+            }
+        };
+        if start.is_unchanged() {
+            continue;
+        }
+        report.files_with_news += 1;
+        let text = match std::str::from_utf8(&buf) {
+            Ok(t) => t,
+            Err(e) => {
+                let good = e.valid_up_to();
+                // A cut inside a multi-byte character at the end: read up to it.
+                if e.error_len().is_none() {
+                    std::str::from_utf8(&buf[..good]).unwrap_or_default()
+                } else {
+                    report.errors.push(format!(
+                        "{key}: not UTF-8 text (invalid byte at offset {}): flow logs are UTF-8 JSON",
+                        start.from + good as u64
+                    ));
+                    continue;
+                }
+            }
+        };
+        let before = engine.stats.rejected_total();
+        let p = process_new(
+            &mut engine,
+            &key,
+            text,
+            &start,
+            &mut EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut out),
+            &mut dead,
+        );
+        report.rejected += engine.stats.rejected_total() - before;
+        report.pending_bytes += p.pending;
+        // A file read from its start is judged (flow log or not) once something in it is
+        // complete; a blob whose first record is still being written is not judged yet.
+        if start.from == 0 && (p.summary.values > 0 || p.pending == 0) {
+            if let InputOutcome::NotFlowLog(why) = engine.finish_input(text.len(), p.summary) {
+                report.errors.push(format!("{key}: not a flow log: {why}"));
+            }
+        }
+        checkpoint.files.insert(key, p.mark);
+    }
+    // Each run is a fresh instance: its aggregation windows close at its end (a window
+    // that spans runs comes out as one aggregate per run).
+    if let Some(agg) = aggregation.as_mut() {
+        agg.finish(FlushReason::EndOfInput, enc.as_mut(), &mut out);
+    }
+    report.events = out.lines;
+    // Events first, then the checkpoint: a crash in between repeats events, never loses them.
+    if let Err(e) = out.flush().and_then(|_| dead.flush()) {
+        return fail(format!("cannot write events: {e}"), report);
+    }
+    checkpoint.files.retain(|k, _| seen.contains(k));
+    if let Err(e) = checkpoint.save(&cp_path) {
+        return fail(e.to_string(), report);
+    }
+    let mut err = stderr.clone();
+    for e in &report.errors {
+        let _ = writeln!(err, "nsgflow-wasi: {e}");
+    }
+    let _ = writeln!(
+        err,
+        "nsgflow-wasi: {} files ({} with new data), {} events, {} rejected, {} bytes pending (unfinished records, read next run)",
+        report.files, report.files_with_news, report.events, report.rejected, report.pending_bytes
+    );
+    (i32::from(!report.errors.is_empty()), report)
+}
+
+/// stderr, shared between the dead-letter writer and the messages.
+struct SharedErr<E>(std::sync::Arc<std::sync::Mutex<E>>);
+
+impl<E> Clone for SharedErr<E> {
+    fn clone(&self) -> Self {
+        SharedErr(self.0.clone())
+    }
+}
+
+impl<E: Write> SharedErr<E> {
+    fn new(e: E) -> Self {
+        SharedErr(std::sync::Arc::new(std::sync::Mutex::new(e)))
+    }
+}
+
+impl<E: Write> Write for SharedErr<E> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut e) => e.write(buf),
+            Err(_) => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.lock() {
+            Ok(mut e) => e.flush(),
+            Err(_) => Ok(()),
+        }
+    }
+}
