@@ -408,3 +408,74 @@ fn blob_prefix(text: &str) -> Prefix {
         Err(_) => Prefix::NotBlob,
     }
 }
+
+/// What one file of an incremental run gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileRun {
+    /// Nothing new since the checkpoint.
+    Unchanged,
+    /// New bytes were read and processed.
+    Read {
+        /// Bytes left unread at the end (an unfinished record, read again next run).
+        pending: u64,
+        /// The file was read before but is no longer the same file (replaced or
+        /// truncated): it was read again from the start.
+        restarted: bool,
+        /// Read from its start and found not to be a flow log: why.
+        not_flow_log: Option<String>,
+    },
+}
+
+/// One step of an incremental run over local files (an azcopy-synced or blobfuse-mounted
+/// container): reads what `path` gained since its mark in `checkpoint`, hands the events of
+/// its complete records to `handler`, and moves the mark in `checkpoint` (in memory: save it
+/// only after the events are flushed, so a crash repeats events and never loses them).
+/// `buf` is reused between files.
+pub fn process_file(
+    engine: &mut Engine,
+    checkpoint: &mut Checkpoint,
+    path: &Path,
+    buf: &mut Vec<u8>,
+    handler: &mut impl EventHandler,
+    dead: &mut DeadLetterWriter,
+) -> Result<FileRun, String> {
+    let key = path.display().to_string();
+    let start =
+        read_new(path, checkpoint.files.get(&key), buf).map_err(|e| format!("{key}: {e}"))?;
+    if start.is_unchanged() {
+        return Ok(FileRun::Unchanged);
+    }
+    let text = match std::str::from_utf8(buf) {
+        Ok(t) => t,
+        // A cut inside a multi-byte character at the end: read up to it, the rest next run.
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(e) => {
+            return Err(format!(
+                "{key}: not UTF-8 text (invalid byte at offset {}): flow logs are UTF-8 JSON",
+                start.from + e.valid_up_to() as u64
+            ))
+        }
+    };
+    let p = process_new(engine, &key, text, &start, handler, dead);
+    // A file read from its start is judged (flow log or not) once something in it is
+    // complete; a blob whose first record is still being written is not judged yet.
+    let mut not_flow_log = None;
+    if start.from == 0 && (p.summary.values > 0 || p.pending == 0) {
+        if let crate::engine::InputOutcome::NotFlowLog(why) =
+            engine.finish_input(text.len(), p.summary)
+        {
+            not_flow_log = Some(why);
+        }
+    } else {
+        engine.stats.inputs += 1;
+        engine.stats.bytes += text.len() as u64;
+    }
+    checkpoint.files.insert(key, p.mark);
+    Ok(FileRun::Read {
+        pending: p.pending,
+        restarted: start.restarted,
+        not_flow_log,
+    })
+}

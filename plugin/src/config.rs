@@ -30,6 +30,10 @@ pub struct Config {
     pub output: Option<String>,
     /// Where rejected records and tuples go, as NDJSON. Unset: they are only counted.
     pub dead_letter: Option<String>,
+    /// Read files incrementally: this file keeps, per input file, how far it was read, so
+    /// each run (cron, Vector's exec in scheduled mode) emits only what is new, including
+    /// the new records of a blob that grew. Unset: every run reads everything.
+    pub checkpoint: Option<PathBuf>,
     /// Progress bar: `auto` (on a terminal, the default), `always` or `never`.
     pub progress: Option<Progress>,
     /// The Community ID seed. Leave it at 0 unless every tool you join with uses another.

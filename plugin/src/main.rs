@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason, KeySpec, Seconds};
+use nsgflow::checkpoint::{process_file, Checkpoint, FileRun};
 use nsgflow::config::{Config, Progress};
 use nsgflow::encode::{encoder, Encode, Format};
 use nsgflow::engine::{Engine, InputOutcome};
@@ -62,6 +63,10 @@ struct ProcessArgs {
     /// No summary line on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Read files incrementally, remembering in this file how far each was read: each run
+    /// emits only what is new (for a folder synced by azcopy or mounted with blobfuse).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
     /// Emit one aggregate per key and window instead of one event per tuple.
     #[arg(long)]
     aggregate: bool,
@@ -210,6 +215,15 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
         .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()));
     let signals = Signals::install()?;
 
+    let checkpoint_path = args.checkpoint.clone().or(config.checkpoint.clone());
+    let mut checkpoint = checkpoint_path
+        .as_deref()
+        .map(Checkpoint::load)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    if checkpoint.is_some() && paths.iter().any(|p| p == "-") {
+        return Err("--checkpoint reads files incrementally; it cannot remember how far stdin was read: name files or directories instead of -".into());
+    }
     let (inputs, errors) = input::expand(&paths);
     let mut failed = !errors.is_empty();
     for e in &errors {
@@ -256,6 +270,33 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
         let name = inp.name();
         bar.set_message(name.clone());
         let outcome = match inp {
+            Input::File(path) if checkpoint.is_some() => {
+                let cp = checkpoint.as_mut().expect("checked above");
+                let mut h = EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut writer);
+                match process_file(&mut engine, cp, path, &mut buf, &mut h, &mut dead) {
+                    Ok(FileRun::Unchanged) => continue,
+                    // An unfinished last record is not an error here: the next run reads it.
+                    Ok(FileRun::Read {
+                        restarted,
+                        not_flow_log,
+                        ..
+                    }) => {
+                        if restarted {
+                            bar.suspend(|| eprintln!("nsgflow: warning: {name}: not the file the checkpoint saw (replaced or truncated): read again from its start, so its earlier events are repeated"));
+                        }
+                        match not_flow_log {
+                            Some(why) => InputOutcome::NotFlowLog(why),
+                            None => InputOutcome::Read { incomplete: false },
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("nsgflow: error: {e}");
+                        engine.stats.failed_inputs += 1;
+                        failed = true;
+                        continue;
+                    }
+                }
+            }
             Input::File(path) => {
                 if let Err(e) = input::read_file(path, &mut buf) {
                     eprintln!("nsgflow: error: {name}: cannot read: {e}");
@@ -324,6 +365,12 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     }
     dead.flush()
         .map_err(|e| format!("writing dead letters: {e}"))?;
+    // Events and dead letters are flushed: only now may the checkpoint move past them.
+    if let (Some(cp), Some(path)) = (checkpoint.as_mut(), checkpoint_path.as_deref()) {
+        cp.files
+            .retain(|file, _| std::path::Path::new(file).exists());
+        cp.save(path).map_err(|e| e.to_string())?;
+    }
     if !args.quiet {
         eprintln!("{}", engine.stats.summary(started.elapsed()));
     }

@@ -21,9 +21,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason};
-use nsgflow::checkpoint::{process_new, read_new, Checkpoint};
+use nsgflow::checkpoint::{process_file, Checkpoint, FileRun};
 use nsgflow::encode::encoder;
-use nsgflow::engine::{Engine, InputOutcome};
+use nsgflow::engine::Engine;
 use nsgflow::input::{self, Input};
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 
@@ -143,52 +143,31 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         let key = path.display().to_string();
         seen.insert(key.clone());
         report.files += 1;
-        let start = match read_new(&path, checkpoint.files.get(&key), &mut buf) {
-            Ok(s) => s,
-            Err(e) => {
-                report.errors.push(format!("{key}: {e}"));
-                continue;
-            }
-        };
-        if start.is_unchanged() {
-            continue;
-        }
-        report.files_with_news += 1;
-        let text = match std::str::from_utf8(&buf) {
-            Ok(t) => t,
-            Err(e) => {
-                let good = e.valid_up_to();
-                // A cut inside a multi-byte character at the end: read up to it.
-                if e.error_len().is_none() {
-                    std::str::from_utf8(&buf[..good]).unwrap_or_default()
-                } else {
-                    report.errors.push(format!(
-                        "{key}: not UTF-8 text (invalid byte at offset {}): flow logs are UTF-8 JSON",
-                        start.from + good as u64
-                    ));
-                    continue;
-                }
-            }
-        };
         let before = engine.stats.rejected_total();
-        let p = process_new(
+        let run = process_file(
             &mut engine,
-            &key,
-            text,
-            &start,
+            &mut checkpoint,
+            &path,
+            &mut buf,
             &mut EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut out),
             &mut dead,
         );
         report.rejected += engine.stats.rejected_total() - before;
-        report.pending_bytes += p.pending;
-        // A file read from its start is judged (flow log or not) once something in it is
-        // complete; a blob whose first record is still being written is not judged yet.
-        if start.from == 0 && (p.summary.values > 0 || p.pending == 0) {
-            if let InputOutcome::NotFlowLog(why) = engine.finish_input(text.len(), p.summary) {
-                report.errors.push(format!("{key}: not a flow log: {why}"));
+        match run {
+            Ok(FileRun::Unchanged) => {}
+            Ok(FileRun::Read {
+                pending,
+                not_flow_log,
+                ..
+            }) => {
+                report.files_with_news += 1;
+                report.pending_bytes += pending;
+                if let Some(why) = not_flow_log {
+                    report.errors.push(format!("{key}: not a flow log: {why}"));
+                }
             }
+            Err(e) => report.errors.push(e),
         }
-        checkpoint.files.insert(key, p.mark);
     }
     // Each run is a fresh instance: its aggregation windows close at its end (a window
     // that spans runs comes out as one aggregate per run).
