@@ -130,14 +130,7 @@ impl Encode for OcsfEncoder {
         o.u64(k!("time"), t.timestamp_ms);
         o.u64(k!("severity_id"), 1);
         o.clean_str(k!("severity"), "Informational");
-        let (action_id, action, disposition) = match t.action {
-            Action::Allow => (1, "Allowed", "Allowed"),
-            Action::Deny => (2, "Denied", "Blocked"),
-        };
-        o.u64(k!("action_id"), action_id);
-        o.str(k!("action"), action);
-        o.u64(k!("disposition_id"), action_id);
-        o.str(k!("disposition"), disposition);
+        verdict(&mut o, t.action);
 
         let nic_is_source = t.direction == Direction::Outbound;
         let mut s = o.object(k!("src_endpoint"));
@@ -236,14 +229,7 @@ impl Encode for OcsfEncoder {
         o.u64(k!("severity_id"), 1);
         o.clean_str(k!("severity"), "Informational");
         if let Some(act) = a.action {
-            let (action_id, action, disposition) = match act {
-                Action::Allow => (1, "Allowed", "Allowed"),
-                Action::Deny => (2, "Denied", "Blocked"),
-            };
-            o.u64(k!("action_id"), action_id);
-            o.str(k!("action"), action);
-            o.u64(k!("disposition_id"), action_id);
-            o.str(k!("disposition"), disposition);
+            verdict(&mut o, act);
         }
         let mut s = o.object(k!("src_endpoint"));
         if let Some(e) = &a.src {
@@ -305,4 +291,17 @@ impl Encode for OcsfEncoder {
         un.close();
         o.close();
     }
+}
+
+/// `action_id`/`action` (Allowed/Denied) and `disposition_id`/`disposition`
+/// (Allowed/Blocked) for an event or an aggregate.
+fn verdict(o: &mut Obj<'_>, action: Action) {
+    let (id, action, disposition) = match action {
+        Action::Allow => (1, "Allowed", "Allowed"),
+        Action::Deny => (2, "Denied", "Blocked"),
+    };
+    o.u64(k!("action_id"), id);
+    o.clean_str(k!("action"), action);
+    o.u64(k!("disposition_id"), id);
+    o.clean_str(k!("disposition"), disposition);
 }
