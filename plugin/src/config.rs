@@ -35,7 +35,7 @@ pub struct Config {
     /// the new records of a blob that grew. Unset: every run reads everything.
     pub checkpoint: Option<PathBuf>,
     /// Progress bar: `auto` (on a terminal, the default), `always` or `never`.
-    pub progress: Option<Progress>,
+    pub progress: Option<ProgressMode>,
     /// The Community ID seed. Leave it at 0 unless every tool you join with uses another.
     pub community_id_seed: Option<u16>,
     /// Your networks, by name: each address in one is classed `internal` and named. These
@@ -75,9 +75,11 @@ impl Default for SplunkConfig {
     }
 }
 
+/// When to show the progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Progress {
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum ProgressMode {
     #[default]
     Auto,
     Always,

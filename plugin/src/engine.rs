@@ -39,7 +39,7 @@ pub enum InputOutcome {
 }
 
 /// Called with the bytes of input read since the last call (for a progress bar).
-pub type Progress = Box<dyn FnMut(u64) + Send>;
+pub type ProgressFn = Box<dyn FnMut(u64) + Send>;
 
 /// How many bytes pass between progress reports.
 const PROGRESS_EVERY: usize = 1 << 20;
@@ -50,7 +50,7 @@ pub struct Engine {
     pub enricher: Enricher,
     pub stats: Stats,
     /// Reports how far [`Engine::process`] has read, about every MiB and at the end.
-    pub progress: Option<Progress>,
+    pub progress: Option<ProgressFn>,
     /// Why the current input looks like something other than a flow log.
     not_flow_log_detail: Option<String>,
 }
@@ -102,7 +102,7 @@ impl Engine {
         partial: bool,
         handler: &mut impl EventHandler,
         dead: &mut DeadLetterWriter,
-        progress: Option<&mut Progress>,
+        progress: Option<&mut ProgressFn>,
     ) -> (record::WalkSummary, usize) {
         self.enricher.refresh();
         let mut sink = Sink {
@@ -155,7 +155,7 @@ struct Sink<'s, H: EventHandler> {
     handler: &'s mut H,
     dead: &'s mut DeadLetterWriter,
     first_not_flow_log: Option<String>,
-    progress: Option<&'s mut Progress>,
+    progress: Option<&'s mut ProgressFn>,
     /// Bytes already reported to `progress`.
     reported: usize,
 }

@@ -51,6 +51,7 @@ pub mod json;
 pub mod l7;
 pub mod labels;
 pub mod output;
+pub mod pipeline;
 pub mod prefix_table;
 pub mod record;
 pub mod reputation;

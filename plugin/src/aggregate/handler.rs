@@ -29,7 +29,7 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::encode::Encode;
-use crate::engine::{EncodeLines, EventHandler};
+use crate::engine::EventHandler;
 use crate::event::{Enricher, FlowEvent};
 use crate::labels::{Action, Direction, FlowState};
 use crate::output::EventWriter;
@@ -121,6 +121,32 @@ impl Aggregation {
             encoder,
             writer,
         }
+    }
+
+    /// Picks up reloaded feeds (once per input or chunk, like the engine).
+    pub fn refresh(&mut self) {
+        self.enricher.refresh();
+    }
+
+    /// Folds one event in; aggregates whose window closes go to `writer`.
+    #[inline]
+    pub fn add<W: Write>(
+        &mut self,
+        event: &FlowEvent<'_>,
+        encoder: &mut dyn Encode,
+        writer: &mut EventWriter<W>,
+    ) {
+        let t = self.tuple_in(event);
+        let Aggregation {
+            aggregator,
+            contexts,
+            enricher,
+            ip_text,
+            ..
+        } = self;
+        aggregator.add(&t, &mut |a| {
+            render(a, contexts, enricher, ip_text, encoder, writer)
+        });
     }
 
     /// The compact form of an event.
@@ -251,48 +277,6 @@ pub struct AggregateLines<'a, W: Write> {
 impl<W: Write> EventHandler for AggregateLines<'_, W> {
     #[inline]
     fn event(&mut self, event: &FlowEvent<'_>) {
-        let t = self.agg.tuple_in(event);
-        let Aggregation {
-            aggregator,
-            contexts,
-            enricher,
-            ip_text,
-            ..
-        } = &mut *self.agg;
-        let (encoder, writer) = (&mut *self.encoder, &mut *self.writer);
-        aggregator.add(&t, &mut |a| {
-            render(a, contexts, enricher, ip_text, encoder, writer)
-        });
-    }
-}
-
-/// What the engine hands events to: each event encoded as a line, or aggregated when the
-/// config turns aggregation on. Shared by the command line and the WASM build.
-pub enum EventsOrAggregates<'a, W: Write> {
-    Lines(EncodeLines<'a, W>),
-    Aggregate(AggregateLines<'a, W>),
-}
-
-impl<'a, W: Write> EventsOrAggregates<'a, W> {
-    /// Aggregates into `aggregation` when there is one, else encodes each event.
-    pub fn new(
-        aggregation: &'a mut Option<Aggregation>,
-        encoder: &'a mut dyn Encode,
-        writer: &'a mut EventWriter<W>,
-    ) -> Self {
-        match aggregation {
-            Some(agg) => EventsOrAggregates::Aggregate(agg.lines(encoder, writer)),
-            None => EventsOrAggregates::Lines(EncodeLines { encoder, writer }),
-        }
-    }
-}
-
-impl<W: Write> EventHandler for EventsOrAggregates<'_, W> {
-    #[inline]
-    fn event(&mut self, event: &FlowEvent<'_>) {
-        match self {
-            EventsOrAggregates::Lines(h) => h.event(event),
-            EventsOrAggregates::Aggregate(h) => h.event(event),
-        }
+        self.agg.add(event, self.encoder, self.writer);
     }
 }
