@@ -50,6 +50,7 @@ pub mod input;
 pub mod json;
 pub mod l7;
 pub mod labels;
+pub mod net;
 pub mod output;
 pub mod prefix_table;
 pub mod record;

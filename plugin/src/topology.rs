@@ -38,8 +38,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::classify::{builtin_class, AddressClass};
-use crate::config::Cidr;
-use crate::event::Endpoint;
+use crate::net::Cidr;
 use crate::prefix_table::PrefixTable;
 
 /// The topology file.
@@ -290,37 +289,6 @@ impl Topology {
 
     pub fn service_tags(&self) -> &[ServiceTag] {
         &self.tags
-    }
-}
-
-/// The FlowType of a flow whose endpoints were placed (see the table in the module docs).
-pub fn flow_type(src: &Endpoint<'_>, dst: &Endpoint<'_>) -> FlowType {
-    fn vnet<'e>(e: &Endpoint<'e>) -> Option<&'e str> {
-        e.site.and_then(|s| s.vnet.as_deref())
-    }
-    match (vnet(src), vnet(dst)) {
-        (Some(a), Some(b)) if a == b => FlowType::IntraVNet,
-        (Some(_), Some(_)) => FlowType::InterVNet,
-        (Some(_), None) => other_side(dst),
-        (None, Some(_)) => other_side(src),
-        (None, None) => FlowType::Unknown,
-    }
-}
-
-/// The FlowType from the side that is not in a VNet.
-fn other_side(e: &Endpoint<'_>) -> FlowType {
-    if let Some((kind, _)) = e.site.and_then(|s| s.gateway.as_ref()) {
-        return match kind {
-            GatewayKind::S2s => FlowType::S2S,
-            GatewayKind::P2s => FlowType::P2S,
-        };
-    }
-    match builtin_class(e.ip) {
-        AddressClass::Public if e.reputation.is_some() => FlowType::MaliciousFlow,
-        AddressClass::Public if e.service_tag.is_some() => FlowType::AzurePublic,
-        AddressClass::Public => FlowType::ExternalPublic,
-        AddressClass::AzurePlatform => FlowType::AzurePublic,
-        _ => FlowType::UnknownPrivate,
     }
 }
 

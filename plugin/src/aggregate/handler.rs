@@ -101,7 +101,7 @@ impl Aggregation {
     pub fn new(config: &AggregateConfig, enricher: Enricher) -> Self {
         Aggregation {
             aggregator: Aggregator::new(config),
-            contexts: ContextTable::default(),
+            contexts: ContextTable::new(crate::encode::aggregate::render_context),
             enricher,
             ip_text: [String::new(), String::new()],
             masks: Masks::new(config),
