@@ -54,6 +54,7 @@ pub mod net;
 pub mod output;
 pub mod prefix_table;
 pub mod record;
+pub mod rejection;
 pub mod reputation;
 pub mod resource;
 pub mod stats;
