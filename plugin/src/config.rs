@@ -152,9 +152,6 @@ impl Config {
                 self.service_tags.as_deref(),
             )?));
         }
-        if self.aggregate.enabled {
-            self.aggregate.validate()?;
-        }
         Ok(e)
     }
 

@@ -212,7 +212,8 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     let mut aggregation = config
         .aggregate
         .enabled
-        .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()));
+        .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()))
+        .transpose()?;
     let signals = Signals::install()?;
 
     let checkpoint_path = args.checkpoint.clone().or(config.checkpoint.clone());

@@ -127,10 +127,15 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         Err(e) => return fail(format!("{}: {e}", config::CONFIG_FILE), report),
     };
     let mut engine = Engine::new(enricher);
-    let mut aggregation = config
+    let mut aggregation = match config
         .aggregate
         .enabled
-        .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()));
+        .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()))
+        .transpose()
+    {
+        Ok(a) => a,
+        Err(e) => return fail(format!("{}: {e}", config::CONFIG_FILE), report),
+    };
     let mut enc = encoder(config.format.unwrap_or_default(), &config.encode_options());
     let mut out = EventWriter::new(stdout);
     let mut buf = Vec::new();
