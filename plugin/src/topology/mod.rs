@@ -29,7 +29,6 @@
 //! assert_eq!(hub.vnet.as_deref(), Some("hub"));
 //! ```
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
@@ -41,51 +40,9 @@ use crate::classify::{builtin_class, AddressClass};
 use crate::net::Cidr;
 use crate::prefix_table::PrefixTable;
 
-/// The topology file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TopologyConfig {
-    pub vnets: Vec<VnetConfig>,
-    pub gateways: Vec<GatewayConfig>,
-}
+mod config;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VnetConfig {
-    pub name: String,
-    /// The VNet's address space.
-    pub cidrs: Vec<Cidr>,
-    #[serde(default)]
-    pub region: Option<String>,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    #[serde(default)]
-    pub subnets: Vec<SubnetConfig>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubnetConfig {
-    pub name: String,
-    pub cidrs: Vec<Cidr>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GatewayConfig {
-    pub name: String,
-    /// `s2s` (on-premises prefixes behind a VPN/ExpressRoute gateway) or `p2s` (VPN clients).
-    #[serde(rename = "type")]
-    pub kind: GatewayKind,
-    pub cidrs: Vec<Cidr>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GatewayKind {
-    S2s,
-    P2s,
-}
+pub use config::{GatewayConfig, GatewayKind, SubnetConfig, TopologyConfig, VnetConfig};
 
 /// A named place in your topology: a VNet (maybe a subnet of it) or a gateway range.
 #[derive(Debug, Clone, PartialEq, Eq)]
