@@ -163,7 +163,7 @@ impl<W: Write> Pipeline<W> {
             Output::Aggregates(Box::new(Aggregation::new(
                 &config.aggregate,
                 engine.enricher.clone(),
-            )))
+            )?))
         } else {
             Output::Events
         };

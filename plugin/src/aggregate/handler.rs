@@ -13,7 +13,7 @@
 //!   "1542110389,10.5.16.4,13.67.143.117,59932,443,T,O,A,E,2,120,3,400"]}]}]}}]}"#;
 //! let mut engine = Engine::default();
 //! let config = AggregateConfig { enabled: true, ..Default::default() };
-//! let mut agg = Aggregation::new(&config, engine.enricher.clone());
+//! let mut agg = Aggregation::new(&config, engine.enricher.clone()).unwrap();
 //! let mut enc = encoder(Format::Flat, &EncodeOptions::default());
 //! let mut out = EventWriter::new(Vec::new());
 //! let mut dead = DeadLetterWriter::new(None);
@@ -98,14 +98,16 @@ impl Masks {
 }
 
 impl Aggregation {
-    pub fn new(config: &AggregateConfig, enricher: Enricher) -> Self {
-        Aggregation {
-            aggregator: Aggregator::new(config),
-            contexts: ContextTable::default(),
+    /// Aggregation as `config` says; an invalid config is an error naming the setting
+    /// (see [`AggregateConfig::validate`]).
+    pub fn new(config: &AggregateConfig, enricher: Enricher) -> Result<Self, String> {
+        Ok(Aggregation {
+            aggregator: Aggregator::new(config)?,
+            contexts: ContextTable::new(crate::encode::aggregate::render_context),
             enricher,
             ip_text: [String::new(), String::new()],
             masks: Masks::new(config),
-        }
+        })
     }
 
     /// The handler for one input: events in, aggregate lines out to `writer`.
