@@ -14,7 +14,7 @@
 //! - NDJSON and other streams are read with [`record::walk_with`] in partial mode, so an
 //!   unfinished last line waits for the next run too.
 //!
-//! The checkpoint file is JSON, written atomically (a temporary file, then a rename).
+//! The checkpoint file is JSON, written atomically ([`crate::atomic`]).
 //! The I/O is plain `std::fs`, so the same code runs natively and under WASI.
 //!
 //! ```
@@ -143,22 +143,15 @@ impl Checkpoint {
         Ok(cp)
     }
 
-    /// Writes the checkpoint atomically: to `<path>.tmp`, then renamed over `path`.
+    /// Writes the checkpoint atomically ([`crate::atomic::write_atomic`]: a uniquely
+    /// named temporary file, fsync, rename over `path`, fsync of the directory).
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         let err = |what: &str, e: io::Error| CheckpointError {
             path: path.to_path_buf(),
             message: format!("cannot {what}: {e} (is its directory writable?)"),
         };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
         let text = serde_json::to_vec(self).map_err(|e| err("encode it", io::Error::other(e)))?;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| err("create the temporary file", e))?;
-        f.write_all(&text)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| err("write the temporary file", e))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(|e| err("rename the temporary file over it", e))
+        crate::atomic::write_atomic(path, &text).map_err(|e| err("write it", e))
     }
 }
 

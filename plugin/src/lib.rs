@@ -38,6 +38,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod atomic;
 pub mod blob;
 pub mod checkpoint;
 pub mod classify;
