@@ -13,7 +13,7 @@ use nsgflow::blob::client::BlobClient;
 use nsgflow::blob::config::{AzureBlobConfig, NSG_CONTAINER, VNET_CONTAINER};
 use nsgflow::blob::poll::{BlobSource, PollReport};
 use nsgflow::blob::retry::RetryPolicy;
-use nsgflow::encode::{encoder, Encode, EncodeOptions, Format};
+use nsgflow::encode::{encoder, EncodeOptions, Format};
 use nsgflow::engine::Engine;
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 use nsgflow::pipeline::{Output, Pipeline};

@@ -2,8 +2,8 @@
 //! written. One small JSON file per blob, replaced atomically (temp file, fsync, rename,
 //! fsync of the directory), and only after the events of those blocks were flushed.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
