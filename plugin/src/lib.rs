@@ -15,7 +15,9 @@
 //! | aggregation (an event handler) | [`aggregate`] |
 //! | encoding | [`encode`] |
 //! | output, counters | [`output`], [`stats`] |
-//! | the whole path | [`engine`], configured by [`config`] |
+//! | records to enriched events | [`engine`] |
+//! | the whole path, for every front end (`process`, `tail`, WASM) | [`pipeline`], configured by [`config`] |
+//! | state files replaced atomically | [`atomic`] |
 //! | Azure Blob Storage source (`nsgflow tail`) | [`blob`] |
 //!
 //! ```

@@ -450,7 +450,8 @@ fn aggregating_tail_killed_with_sigkill_loses_no_tuple() {
                 for w in writers.iter_mut() {
                     w.minute(&c, minute, 2 + rng.below(8) as u32);
                 }
-                std::thread::sleep(Duration::from_millis(rng.below(40)));
+                // Slow enough that a run lives to read, emit closed windows and hold others.
+                std::thread::sleep(Duration::from_millis(100 + rng.below(100)));
             }
             writing.store(false, Ordering::Relaxed);
             writers
@@ -464,11 +465,11 @@ fn aggregating_tail_killed_with_sigkill_loses_no_tuple() {
         let mut child = tail(&args)
             .env("AZURE_STORAGE_CONNECTION_STRING", az.connection_string())
             .stdout(File::create(&out).unwrap())
-            .stderr(Stdio::null())
+            .stderr(File::create(dir.join(format!("run-{}.err", outputs.len()))).unwrap())
             .spawn()
             .unwrap();
         outputs.push(out);
-        std::thread::sleep(Duration::from_millis(20 + rng.below(300)));
+        std::thread::sleep(Duration::from_millis(300 + rng.below(1200)));
         child.kill().unwrap(); // SIGKILL: open windows are lost, held checkpoints too
         child.wait().unwrap();
         kills += 1;
@@ -490,6 +491,11 @@ fn aggregating_tail_killed_with_sigkill_loses_no_tuple() {
         all.push_str(t.rfind('\n').map_or("", |i| &t[..=i]));
     }
     let seen = tuples_by_port(&all);
+    let sizes: Vec<u64> = outputs
+        .iter()
+        .map(|o| std::fs::metadata(o).map_or(0, |m| m.len()))
+        .collect();
+    eprintln!("output bytes per run: {sizes:?}");
     let mut expected = 0;
     let mut dup_records = std::collections::BTreeSet::new();
     for w in &writers {
