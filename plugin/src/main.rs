@@ -9,10 +9,11 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason, KeySpec, Seconds};
+use nsgflow::aggregate::{Aggregation, FlushReason, KeySpec, Seconds};
 use nsgflow::checkpoint::{process_file, Checkpoint, FileRun};
 use nsgflow::config::{Config, Progress};
 use nsgflow::encode::{encoder, Encode, Format};
+use nsgflow::engine::EventsOrAggregates;
 use nsgflow::engine::{Engine, InputOutcome};
 use nsgflow::input::{self, Input};
 use nsgflow::output::{DeadLetterWriter, EventWriter};

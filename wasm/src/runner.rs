@@ -20,10 +20,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason};
+use nsgflow::aggregate::{Aggregation, FlushReason};
 use nsgflow::checkpoint::{process_file, Checkpoint, FileRun};
 use nsgflow::encode::encoder;
 use nsgflow::engine::Engine;
+use nsgflow::engine::EventsOrAggregates;
 use nsgflow::input::{self, Input};
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 
