@@ -1,9 +1,12 @@
 //! The engine: input text -> records -> tuples -> events -> a handler (the encoder and
-//! writer, or later an aggregator), with rejections to the dead-letter output and every
-//! count kept in [`Stats`].
+//! writer, or the aggregation and then the encoder), with rejections to the dead-letter
+//! output and every count kept in [`Stats`]. The handler that joins aggregation to
+//! encoding ([`AggregateLines`]) lives here, above both; front ends use
+//! [`crate::pipeline::Pipeline`], which plumbs every stage.
 
 use std::io::Write;
 
+use crate::aggregate::{AggregateEvent, Aggregation, FlushReason};
 use crate::encode::Encode;
 use crate::event::{Enricher, FlowEvent};
 use crate::output::{DeadLetterWriter, EventWriter};
@@ -26,6 +29,71 @@ impl<W: Write> EventHandler for EncodeLines<'_, W> {
     fn event(&mut self, event: &FlowEvent<'_>) {
         self.encoder.encode(event, self.writer.buffer());
         self.writer.end_line();
+    }
+}
+
+/// Encodes each aggregate as one NDJSON line.
+pub(crate) fn aggregate_line<'a, W: Write>(
+    encoder: &'a mut dyn Encode,
+    writer: &'a mut EventWriter<W>,
+) -> impl FnMut(&AggregateEvent<'_>) + 'a {
+    move |ev| {
+        encoder.encode_aggregate(ev, writer.buffer());
+        writer.end_line();
+    }
+}
+
+impl Aggregation {
+    /// Aggregation as `config` says, its aggregates' contexts rendered for the encoders; an
+    /// invalid config is an error naming the setting (see
+    /// [`crate::aggregate::AggregateConfig::validate`]).
+    pub fn new(
+        config: &crate::aggregate::AggregateConfig,
+        enricher: Enricher,
+    ) -> Result<Self, String> {
+        Aggregation::with_renderer(config, enricher, crate::encode::aggregate::render_context)
+    }
+
+    /// The handler for one input: events in, aggregate lines out to `writer`.
+    pub fn lines<'a, W: Write>(
+        &'a mut self,
+        encoder: &'a mut dyn Encode,
+        writer: &'a mut EventWriter<W>,
+    ) -> AggregateLines<'a, W> {
+        // Like the engine, pick up reloaded feeds once per input (or stdin chunk).
+        self.refresh();
+        AggregateLines {
+            agg: self,
+            encoder,
+            writer,
+        }
+    }
+
+    /// Flushes every window (end of input or a signal), each aggregate a line.
+    pub fn finish<W: Write>(
+        &mut self,
+        reason: FlushReason,
+        encoder: &mut dyn Encode,
+        writer: &mut EventWriter<W>,
+    ) {
+        self.flush_all(reason, &mut aggregate_line(encoder, writer));
+    }
+}
+
+/// The per-input handler; see [`Aggregation::lines`].
+pub struct AggregateLines<'a, W: Write> {
+    agg: &'a mut Aggregation,
+    encoder: &'a mut dyn Encode,
+    writer: &'a mut EventWriter<W>,
+}
+
+impl<W: Write> EventHandler for AggregateLines<'_, W> {
+    #[inline]
+    fn event(&mut self, event: &FlowEvent<'_>) {
+        self.agg.add_event(
+            event,
+            &mut aggregate_line(&mut *self.encoder, &mut *self.writer),
+        );
     }
 }
 

@@ -130,7 +130,10 @@ impl<W: Write> EventHandler for Stages<'_, W> {
                 self.encoder.encode(event, self.writer.buffer());
                 self.writer.end_line();
             }
-            Output::Aggregates(agg) => agg.add(event, self.encoder, self.writer),
+            Output::Aggregates(agg) => agg.add_event(
+                event,
+                &mut crate::engine::aggregate_line(&mut *self.encoder, &mut *self.writer),
+            ),
         }
     }
 }

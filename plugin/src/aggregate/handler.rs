@@ -1,5 +1,7 @@
-//! Aggregation as an [`EventHandler`]: each event becomes a [`TupleIn`]; each aggregate is
-//! enriched and encoded as one NDJSON line.
+//! Aggregation of enriched events: each event becomes a [`TupleIn`]; each aggregate whose
+//! window closes is enriched and handed to the caller as an [`AggregateEvent`]. Encoding
+//! the aggregates is the layer above (`lines` and `finish`, in [`crate::engine`]), so this
+//! module does not depend on the encoders.
 //!
 //! ```
 //! use nsgflow::aggregate::{AggregateConfig, Aggregation, FlushReason};
@@ -25,18 +27,15 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::encode::Encode;
-use crate::engine::EventHandler;
 use crate::event::{Enricher, FlowEvent};
 use crate::labels::{Action, Direction, FlowState};
-use crate::output::EventWriter;
 
 use super::config::AggregateConfig;
 use super::key::{
-    ip_words, words_ip, ContextTable, FlowKey, KeyField, DENY, DST_V6, OUTBOUND, SRC_V6,
+    ip_words, words_ip, ContextTable, FlowKey, KeyField, RenderContext, DENY, DST_V6, OUTBOUND,
+    SRC_V6,
 };
 use super::record::AggregateEvent;
 use super::window::{Aggregate, Aggregator, FlushReason, TupleIn, BEGUN, DENIED, ENDED};
@@ -98,46 +97,33 @@ impl Masks {
 }
 
 impl Aggregation {
-    /// Aggregation as `config` says; an invalid config is an error naming the setting
+    /// Aggregation as `config` says, with `render` writing each key context's fields as the
+    /// encoders show them (injected from above: `Aggregation::new` in [`crate::engine`]
+    /// passes the encoders' renderer). An invalid config is an error naming the setting
     /// (see [`AggregateConfig::validate`]).
-    pub fn new(config: &AggregateConfig, enricher: Enricher) -> Result<Self, String> {
+    pub fn with_renderer(
+        config: &AggregateConfig,
+        enricher: Enricher,
+        render: RenderContext,
+    ) -> Result<Self, String> {
         Ok(Aggregation {
             aggregator: Aggregator::new(config)?,
-            contexts: ContextTable::new(crate::encode::aggregate::render_context),
+            contexts: ContextTable::new(render),
             enricher,
             ip_text: [String::new(), String::new()],
             masks: Masks::new(config),
         })
     }
 
-    /// The handler for one input: events in, aggregate lines out to `writer`.
-    pub fn lines<'a, W: Write>(
-        &'a mut self,
-        encoder: &'a mut dyn Encode,
-        writer: &'a mut EventWriter<W>,
-    ) -> AggregateLines<'a, W> {
-        // Like the engine, pick up reloaded feeds once per input (or stdin chunk).
-        self.enricher.refresh();
-        AggregateLines {
-            agg: self,
-            encoder,
-            writer,
-        }
-    }
-
-    /// Picks up reloaded feeds (once per input or chunk, like the engine).
+    /// Picks up reloaded feeds (once per input or stdin chunk, like the engine).
     pub fn refresh(&mut self) {
         self.enricher.refresh();
     }
 
-    /// Folds one event in; aggregates whose window closes go to `writer`.
+    /// Folds one event in; each aggregate whose window closes is enriched and handed to
+    /// `emit`.
     #[inline]
-    pub fn add<W: Write>(
-        &mut self,
-        event: &FlowEvent<'_>,
-        encoder: &mut dyn Encode,
-        writer: &mut EventWriter<W>,
-    ) {
+    pub fn add_event(&mut self, event: &FlowEvent<'_>, emit: &mut dyn FnMut(&AggregateEvent<'_>)) {
         let t = self.tuple_in(event);
         let Aggregation {
             aggregator,
@@ -146,9 +132,7 @@ impl Aggregation {
             ip_text,
             ..
         } = self;
-        aggregator.add(&t, &mut |a| {
-            render(a, contexts, enricher, ip_text, encoder, writer)
-        });
+        aggregator.add(&t, &mut |a| render(a, contexts, enricher, ip_text, emit));
     }
 
     /// The compact form of an event.
@@ -194,13 +178,9 @@ impl Aggregation {
         }
     }
 
-    /// Flushes every window (end of input or a signal).
-    pub fn finish<W: Write>(
-        &mut self,
-        reason: FlushReason,
-        encoder: &mut dyn Encode,
-        writer: &mut EventWriter<W>,
-    ) {
+    /// Flushes every window (end of input or a signal), each aggregate enriched and handed
+    /// to `emit`.
+    pub fn flush_all(&mut self, reason: FlushReason, emit: &mut dyn FnMut(&AggregateEvent<'_>)) {
         let Aggregation {
             aggregator,
             contexts,
@@ -210,19 +190,18 @@ impl Aggregation {
         } = self;
         enricher.refresh();
         aggregator.flush_all(reason, &mut |a| {
-            render(a, contexts, enricher, ip_text, encoder, writer)
+            render(a, contexts, enricher, ip_text, emit)
         });
     }
 }
 
-/// Enriches and encodes one aggregate as a line.
-fn render<W: Write>(
+/// Enriches one aggregate and hands it to `emit`.
+fn render(
     a: &Aggregate<'_>,
     contexts: &ContextTable,
     enricher: &mut Enricher,
     ip_text: &mut [String; 2],
-    encoder: &mut dyn Encode,
-    writer: &mut EventWriter<W>,
+    emit: &mut dyn FnMut(&AggregateEvent<'_>),
 ) {
     let has = |f| a.spec.has(f);
     let src_ip = has(KeyField::SrcIp).then(|| words_ip(a.key.src, a.key.flags & SRC_V6 != 0));
@@ -253,8 +232,7 @@ fn render<W: Write>(
             })
         }
     }
-    encoder.encode_aggregate(&ev, writer.buffer());
-    writer.end_line();
+    emit(&ev);
 }
 
 /// Dotted-quad text without the `fmt` machinery (a fifth of the cost of writing an
@@ -266,19 +244,5 @@ fn write_ipv4(text: &mut String, a: Ipv4Addr) {
             text.push('.');
         }
         text.push_str(buf.format(o));
-    }
-}
-
-/// The per-input handler; see [`Aggregation::lines`].
-pub struct AggregateLines<'a, W: Write> {
-    agg: &'a mut Aggregation,
-    encoder: &'a mut dyn Encode,
-    writer: &'a mut EventWriter<W>,
-}
-
-impl<W: Write> EventHandler for AggregateLines<'_, W> {
-    #[inline]
-    fn event(&mut self, event: &FlowEvent<'_>) {
-        self.agg.add(event, self.encoder, self.writer);
     }
 }
