@@ -214,3 +214,33 @@ mod tests {
         assert!(err.contains('3') || err.contains("line"), "{err}");
     }
 }
+
+impl Config {
+    /// The pipeline this config describes (format, enrichment, aggregation), writing events
+    /// to `out` and rejections to `dead`. (Here rather than in [`crate::pipeline`], which
+    /// sits below the sources that the config also configures.)
+    pub fn pipeline<W: std::io::Write>(
+        &self,
+        out: W,
+        dead: crate::output::DeadLetterWriter,
+    ) -> Result<crate::pipeline::Pipeline<W>, String> {
+        use crate::pipeline::{Output, Pipeline};
+        let engine = crate::engine::Engine::new(self.enricher()?);
+        let output = if self.aggregate.enabled {
+            Output::Aggregates(Box::new(crate::aggregate::Aggregation::new(
+                &self.aggregate,
+                engine.enricher.clone(),
+            )?))
+        } else {
+            Output::Events
+        };
+        let enc = crate::encode::encoder(self.format.unwrap_or_default(), &self.encode_options());
+        Ok(Pipeline::new(
+            engine,
+            output,
+            enc,
+            crate::output::EventWriter::new(out),
+            dead,
+        ))
+    }
+}

@@ -36,7 +36,7 @@
 //!   "resourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WEB-NSG",
 //!   "properties":{"Version":2,"flows":[{"rule":"DefaultRule_AllowInternetOutBound","flows":[{"mac":"000D3AF87856",
 //!   "flowTuples":["1542110379,10.5.16.4,13.67.143.117,59932,443,T,O,A,E,1,66,1,66"]}]}]}}]}"#;
-//! let mut p = Pipeline::from_config(&Config::default(), Vec::new(), DeadLetterWriter::new(None)).unwrap();
+//! let mut p: Pipeline<Vec<u8>> = Config::default().pipeline(Vec::new(), DeadLetterWriter::new(None)).unwrap();
 //! p.process("blob", blob);
 //! p.finish(nsgflow::aggregate::FlushReason::EndOfInput);
 //! let text = String::from_utf8(p.into_writer().unwrap()).unwrap();
@@ -47,8 +47,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::aggregate::{Aggregation, FlushReason};
-use crate::config::Config;
-use crate::encode::{encoder, Encode};
+use crate::encode::Encode;
 use crate::engine::{Engine, EventHandler, InputOutcome};
 use crate::event::FlowEvent;
 use crate::output::{DeadLetterWriter, EventWriter};
@@ -156,28 +155,6 @@ impl<W: Write> Pipeline<W> {
             dead,
             finished: false,
         }
-    }
-
-    /// The pipeline a config describes (format, enrichment, aggregation), writing events
-    /// to `out` and rejections to `dead`.
-    pub fn from_config(config: &Config, out: W, dead: DeadLetterWriter) -> Result<Self, String> {
-        let engine = Engine::new(config.enricher()?);
-        let output = if config.aggregate.enabled {
-            Output::Aggregates(Box::new(Aggregation::new(
-                &config.aggregate,
-                engine.enricher.clone(),
-            )?))
-        } else {
-            Output::Events
-        };
-        let enc = encoder(config.format.unwrap_or_default(), &config.encode_options());
-        Ok(Pipeline::new(
-            engine,
-            output,
-            enc,
-            EventWriter::new(out),
-            dead,
-        ))
     }
 
     /// Adds a stage that sees every enriched event (see the module docs).

@@ -24,7 +24,6 @@ use nsgflow::aggregate::FlushReason;
 use nsgflow::checkpoint::{finish_run, run_inputs, Checkpoint, InputRun, RunHooks};
 use nsgflow::input::{self, Input};
 use nsgflow::output::DeadLetterWriter;
-use nsgflow::pipeline::Pipeline;
 
 use crate::config::{self, CHECKPOINT_FILE};
 
@@ -121,7 +120,7 @@ pub fn run<O: Write, E: Write + Send + 'static>(
 
     // Reputation feeds, topology and service tags are read from their files (give their
     // paths under accessible_paths) on every run.
-    let mut pipeline = match Pipeline::from_config(&config, stdout, dead) {
+    let mut pipeline = match config.pipeline(stdout, dead) {
         Ok(p) => p,
         Err(e) => return fail(format!("{}: {e}", config::CONFIG_FILE), report),
     };

@@ -115,7 +115,7 @@ impl Resolved {
                 .map(|d| open_writer(d, open))
                 .transpose()?,
         );
-        Pipeline::from_config(&self.config, out, dead)
+        self.config.pipeline(out, dead)
     }
 }
 
