@@ -187,34 +187,6 @@ impl Config {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_networks_and_format() {
-        let c = Config::from_yaml(
-            "format: ecs\nnetworks:\n  hub-vnet: [10.0.0.0/16, 10.1.0.5]\n  onprem: ['192.168.0.0/16']\n",
-        )
-        .unwrap();
-        assert_eq!(c.format, Some(Format::Ecs));
-        let cl = c.classifier();
-        assert_eq!(cl.networks().len(), 3);
-        assert_eq!(cl.networks()[0].net.to_string(), "10.1.0.5/32");
-    }
-
-    #[test]
-    fn errors_say_what_and_where() {
-        let err = Config::from_yaml("format: xml\n").unwrap_err();
-        assert!(err.contains("xml"), "{err}");
-        let err = Config::from_yaml("formt: ecs\n").unwrap_err();
-        assert!(err.contains("formt"), "{err}");
-        let err = Config::from_yaml("networks:\n  hub: [10.0.0.0/33]\n").unwrap_err();
-        assert!(err.contains("10.0.0.0/33"), "{err}");
-        assert!(err.contains('3') || err.contains("line"), "{err}");
-    }
-}
-
 impl Config {
     /// The pipeline this config describes (format, enrichment, aggregation), writing events
     /// to `out` and rejections to `dead`. (Here rather than in [`crate::pipeline`], which
@@ -242,5 +214,33 @@ impl Config {
             crate::output::EventWriter::new(out),
             dead,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_networks_and_format() {
+        let c = Config::from_yaml(
+            "format: ecs\nnetworks:\n  hub-vnet: [10.0.0.0/16, 10.1.0.5]\n  onprem: ['192.168.0.0/16']\n",
+        )
+        .unwrap();
+        assert_eq!(c.format, Some(Format::Ecs));
+        let cl = c.classifier();
+        assert_eq!(cl.networks().len(), 3);
+        assert_eq!(cl.networks()[0].net.to_string(), "10.1.0.5/32");
+    }
+
+    #[test]
+    fn errors_say_what_and_where() {
+        let err = Config::from_yaml("format: xml\n").unwrap_err();
+        assert!(err.contains("xml"), "{err}");
+        let err = Config::from_yaml("formt: ecs\n").unwrap_err();
+        assert!(err.contains("formt"), "{err}");
+        let err = Config::from_yaml("networks:\n  hub: [10.0.0.0/33]\n").unwrap_err();
+        assert!(err.contains("10.0.0.0/33"), "{err}");
+        assert!(err.contains('3') || err.contains("line"), "{err}");
     }
 }
