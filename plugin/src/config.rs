@@ -9,13 +9,19 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::aggregate::AggregateConfig;
+use crate::aggregate::Aggregation;
 use crate::blob::config::AzureBlobConfig;
 use crate::classify::{Classifier, NamedNetwork};
+use crate::encode::encoder;
 use crate::encode::{EncodeOptions, Format};
+use crate::engine::Engine;
 use crate::event::Enricher;
 use crate::net::Cidr;
+use crate::output::{DeadLetterWriter, EventWriter};
+use crate::pipeline::{Output, Pipeline};
 use crate::reputation::{Reputation, ReputationConfig};
 use crate::topology::Topology;
+use std::io::Write;
 
 /// Everything the `process` command can be told.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -35,7 +41,7 @@ pub struct Config {
     /// the new records of a blob that grew. Unset: every run reads everything.
     pub checkpoint: Option<PathBuf>,
     /// Progress bar: `auto` (on a terminal, the default), `always` or `never`.
-    pub progress: Option<Progress>,
+    pub progress: Option<ProgressMode>,
     /// The Community ID seed. Leave it at 0 unless every tool you join with uses another.
     pub community_id_seed: Option<u16>,
     /// Your networks, by name: each address in one is classed `internal` and named. These
@@ -75,9 +81,11 @@ impl Default for SplunkConfig {
     }
 }
 
+/// When to show the progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Progress {
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum ProgressMode {
     #[default]
     Auto,
     Always,
@@ -182,6 +190,33 @@ impl Config {
             splunk_sourcetype: self.splunk.sourcetype.clone(),
             splunk_index: self.splunk.index.clone(),
         }
+    }
+}
+
+/// Building a [`Pipeline`] from a config lives here, with the config (the top of the
+/// module graph), so the pipeline does not depend on the config, and the blob source that
+/// feeds a pipeline does not close a cycle through it.
+impl<W: Write> Pipeline<W> {
+    /// The pipeline a config describes (format, enrichment, aggregation), writing events
+    /// to `out` and rejections to `dead`.
+    pub fn from_config(config: &Config, out: W, dead: DeadLetterWriter) -> Result<Self, String> {
+        let engine = Engine::new(config.enricher()?);
+        let output = if config.aggregate.enabled {
+            Output::Aggregates(Box::new(Aggregation::new(
+                &config.aggregate,
+                engine.enricher.clone(),
+            )?))
+        } else {
+            Output::Events
+        };
+        let enc = encoder(config.format.unwrap_or_default(), &config.encode_options());
+        Ok(Pipeline::new(
+            engine,
+            output,
+            enc,
+            EventWriter::new(out),
+            dead,
+        ))
     }
 }
 

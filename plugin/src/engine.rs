@@ -1,7 +1,8 @@
 //! The engine: input text -> records -> tuples -> events -> a handler (the encoder and
 //! writer, or the aggregation and then the encoder), with rejections to the dead-letter
 //! output and every count kept in [`Stats`]. The handlers that join aggregation to
-//! encoding ([`AggregateLines`], [`EventsOrAggregates`]) live here, above both.
+//! encoding ([`AggregateLines`], [`Aggregation::new`] with the encoders' context renderer)
+//! live here, above both; [`crate::pipeline`] chooses between them.
 
 use std::io::Write;
 
@@ -68,6 +69,17 @@ impl Aggregation {
         }
     }
 
+    /// Folds one event in; aggregates whose window closes go to `writer` as lines.
+    #[inline]
+    pub fn add<W: Write>(
+        &mut self,
+        event: &FlowEvent<'_>,
+        encoder: &mut dyn Encode,
+        writer: &mut EventWriter<W>,
+    ) {
+        self.add_event(event, &mut aggregate_line(encoder, writer));
+    }
+
     /// Flushes every window (end of input or a signal), each aggregate a line.
     pub fn finish<W: Write>(
         &mut self,
@@ -96,37 +108,6 @@ impl<W: Write> EventHandler for AggregateLines<'_, W> {
     }
 }
 
-/// What the engine hands events to: each event encoded as a line, or aggregated when the
-/// config turns aggregation on. Shared by the command line and the WASM build.
-pub enum EventsOrAggregates<'a, W: Write> {
-    Lines(EncodeLines<'a, W>),
-    Aggregate(AggregateLines<'a, W>),
-}
-
-impl<'a, W: Write> EventsOrAggregates<'a, W> {
-    /// Aggregates into `aggregation` when there is one, else encodes each event.
-    pub fn new(
-        aggregation: &'a mut Option<Aggregation>,
-        encoder: &'a mut dyn Encode,
-        writer: &'a mut EventWriter<W>,
-    ) -> Self {
-        match aggregation {
-            Some(agg) => EventsOrAggregates::Aggregate(agg.lines(encoder, writer)),
-            None => EventsOrAggregates::Lines(EncodeLines { encoder, writer }),
-        }
-    }
-}
-
-impl<W: Write> EventHandler for EventsOrAggregates<'_, W> {
-    #[inline]
-    fn event(&mut self, event: &FlowEvent<'_>) {
-        match self {
-            EventsOrAggregates::Lines(h) => h.event(event),
-            EventsOrAggregates::Aggregate(h) => h.event(event),
-        }
-    }
-}
-
 /// How one input went, for the caller's error reporting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputOutcome {
@@ -137,7 +118,7 @@ pub enum InputOutcome {
 }
 
 /// Called with the bytes of input read since the last call (for a progress bar).
-pub type Progress = Box<dyn FnMut(u64) + Send>;
+pub type ProgressFn = Box<dyn FnMut(u64) + Send>;
 
 /// How many bytes pass between progress reports.
 const PROGRESS_EVERY: usize = 1 << 20;
@@ -148,7 +129,7 @@ pub struct Engine {
     pub enricher: Enricher,
     pub stats: Stats,
     /// Reports how far [`Engine::process`] has read, about every MiB and at the end.
-    pub progress: Option<Progress>,
+    pub progress: Option<ProgressFn>,
     /// Why the current input looks like something other than a flow log.
     not_flow_log_detail: Option<String>,
 }
@@ -200,7 +181,7 @@ impl Engine {
         partial: bool,
         handler: &mut impl EventHandler,
         dead: &mut DeadLetterWriter,
-        progress: Option<&mut Progress>,
+        progress: Option<&mut ProgressFn>,
     ) -> (record::WalkSummary, usize) {
         self.enricher.refresh();
         let mut sink = Sink {
@@ -253,7 +234,7 @@ struct Sink<'s, H: EventHandler> {
     handler: &'s mut H,
     dead: &'s mut DeadLetterWriter,
     first_not_flow_log: Option<String>,
-    progress: Option<&'s mut Progress>,
+    progress: Option<&'s mut ProgressFn>,
     /// Bytes already reported to `progress`.
     reported: usize,
 }

@@ -123,6 +123,8 @@ impl Aggregate<'_> {
 #[derive(Debug, Default)]
 struct Window {
     start_ms: u64,
+    /// The order in which windows were opened (see [`Aggregator::windows_opened`]).
+    seq: u64,
     late: bool,
     index: HashTable<u32>,
     entries: Vec<Entry>,
@@ -188,6 +190,8 @@ pub struct Aggregator {
     next_close_ms: u64,
     /// The window the last late tuple went to.
     last_late_start: Option<u64>,
+    /// Windows opened so far.
+    opened: u64,
     pub stats: AggregateStats,
 }
 
@@ -208,6 +212,7 @@ impl Aggregator {
             max_event_ms: 0,
             next_close_ms: u64::MAX,
             last_late_start: None,
+            opened: 0,
             stats: AggregateStats::default(),
         })
     }
@@ -218,6 +223,18 @@ impl Aggregator {
 
     pub fn live_keys(&self) -> usize {
         self.live_keys
+    }
+
+    /// How many windows were opened so far. Every tuple added before this call is in a
+    /// window numbered below it, so once [`Aggregator::oldest_open_window`] is at or past
+    /// it (or `None`), all those tuples have been emitted.
+    pub fn windows_opened(&self) -> u64 {
+        self.opened
+    }
+
+    /// The number of the oldest window still open, if any.
+    pub fn oldest_open_window(&self) -> Option<u64> {
+        self.windows.iter().map(|w| w.seq).min()
     }
 
     fn watermark(&self) -> u64 {
@@ -305,6 +322,8 @@ impl Aggregator {
         let mut win = self.spare.pop().unwrap_or_default();
         win.start_ms = start;
         win.late = late;
+        win.seq = self.opened;
+        self.opened += 1;
         let at = self
             .windows
             .partition_point(|w| (w.start_ms, w.late) < (start, late));
