@@ -9,13 +9,19 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::aggregate::AggregateConfig;
+use crate::aggregate::Aggregation;
 use crate::blob::config::AzureBlobConfig;
 use crate::classify::{Classifier, NamedNetwork};
+use crate::encode::encoder;
 use crate::encode::{EncodeOptions, Format};
+use crate::engine::Engine;
 use crate::event::Enricher;
 use crate::net::Cidr;
+use crate::output::{DeadLetterWriter, EventWriter};
+use crate::pipeline::{Output, Pipeline};
 use crate::reputation::{Reputation, ReputationConfig};
 use crate::topology::Topology;
+use std::io::Write;
 
 /// Everything the `process` command can be told.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -191,27 +197,26 @@ impl Config {
     /// The pipeline this config describes (format, enrichment, aggregation), writing events
     /// to `out` and rejections to `dead`. (Here rather than in [`crate::pipeline`], which
     /// sits below the sources that the config also configures.)
-    pub fn pipeline<W: std::io::Write>(
+    pub fn pipeline<W: Write>(
         &self,
         out: W,
-        dead: crate::output::DeadLetterWriter,
-    ) -> Result<crate::pipeline::Pipeline<W>, String> {
-        use crate::pipeline::{Output, Pipeline};
-        let engine = crate::engine::Engine::new(self.enricher()?);
+        dead: DeadLetterWriter,
+    ) -> Result<Pipeline<W>, String> {
+        let engine = Engine::new(self.enricher()?);
         let output = if self.aggregate.enabled {
-            Output::Aggregates(Box::new(crate::aggregate::Aggregation::new(
+            Output::Aggregates(Box::new(Aggregation::new(
                 &self.aggregate,
                 engine.enricher.clone(),
             )?))
         } else {
             Output::Events
         };
-        let enc = crate::encode::encoder(self.format.unwrap_or_default(), &self.encode_options());
+        let enc = encoder(self.format.unwrap_or_default(), &self.encode_options());
         Ok(Pipeline::new(
             engine,
             output,
             enc,
-            crate::output::EventWriter::new(out),
+            EventWriter::new(out),
             dead,
         ))
     }

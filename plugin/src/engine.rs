@@ -1,8 +1,8 @@
 //! The engine: input text -> records -> tuples -> events -> a handler (the encoder and
 //! writer, or the aggregation and then the encoder), with rejections to the dead-letter
-//! output and every count kept in [`Stats`]. The handler that joins aggregation to
-//! encoding ([`AggregateLines`]) lives here, above both; front ends use
-//! [`crate::pipeline::Pipeline`], which plumbs every stage.
+//! output and every count kept in [`Stats`]. The handlers that join aggregation to
+//! encoding ([`AggregateLines`], [`Aggregation::new`] with the encoders' context renderer)
+//! live here, above both; [`crate::pipeline`] chooses between them.
 
 use std::io::Write;
 
@@ -67,6 +67,17 @@ impl Aggregation {
             encoder,
             writer,
         }
+    }
+
+    /// Folds one event in; aggregates whose window closes go to `writer` as lines.
+    #[inline]
+    pub fn add<W: Write>(
+        &mut self,
+        event: &FlowEvent<'_>,
+        encoder: &mut dyn Encode,
+        writer: &mut EventWriter<W>,
+    ) {
+        self.add_event(event, &mut aggregate_line(encoder, writer));
     }
 
     /// Flushes every window (end of input or a signal), each aggregate a line.

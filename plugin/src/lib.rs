@@ -1,24 +1,21 @@
 //! nsgflow: Azure NSG and VNet flow logs, exploded into one labelled, classified event
 //! per flow tuple and encoded as flat JSON, ECS, Splunk CIM or OCSF.
 //!
-//! The modules follow the data path:
+//! The modules follow one tuple from bytes to output, top-down; each imports only from
+//! the rows below it or beside it (no import cycles: `tests/module_graph.rs` keeps it so):
 //!
 //! | stage | module |
 //! |---|---|
-//! | input (files, directories, stdin) | [`input`] |
-//! | incremental reads across runs | [`checkpoint`] |
-//! | JSON scanning, borrowed | [`json`] |
-//! | records and their nesting | [`record`] |
-//! | tuples | [`tuple`], [`labels`] |
-//! | enrichment | [`event`], [`classify`], [`l7`], [`community_id`], [`resource`] |
-//! | reputation and topology (FlowType) | [`reputation`], [`topology`], over [`prefix_table`] |
-//! | aggregation (an event handler) | [`aggregate`] |
-//! | encoding | [`encode`] |
-//! | output, counters | [`output`], [`stats`] |
-//! | records to enriched events | [`engine`] |
-//! | the whole path, for every front end (`process`, `tail`, WASM) | [`pipeline`], configured by [`config`] |
-//! | state files replaced atomically | [`atomic`] |
-//! | Azure Blob Storage source (`nsgflow tail`) | [`blob`] |
+//! | input: files, directories, stdin; Azure Blob Storage (`nsgflow tail`) | [`input`], [`checkpoint`] (local folders across runs), [`blob`] |
+//! | records: find them in any container, read headers, walk the nesting | [`json`] (borrowed scanner), [`record`] |
+//! | what was thrown out, and why | [`rejection`] |
+//! | tuples: one flow tuple, its labels | [`tuple`], [`labels`] |
+//! | enrichment: one event per tuple | [`event`] (the [`event::Enricher`], FlowType), [`classify`], [`l7`], [`community_id`], [`resource`], [`reputation`], [`topology`], over [`prefix_table`] and [`net`] |
+//! | aggregation (or, later, detection) | [`aggregate`] |
+//! | encoding: flat, ECS, Splunk, OCSF | [`encode`] |
+//! | output: event and dead-letter writers, counters | [`output`], [`stats`], [`atomic`] (state files) |
+//! | the stages plumbed together | [`engine`] (records -> events), [`pipeline`] (events -> aggregation or encoding -> output) |
+//! | built from the config file | [`config`] |
 //!
 //! ```
 //! use nsgflow::encode::{encoder, EncodeOptions, Format};
@@ -38,6 +35,8 @@
 //! assert!(text.starts_with(r#"{"timestamp":"2018-11-13T11:59:39.000Z","src_ip":"10.5.16.4""#));
 //! assert!(text.contains(r#""nsg":"WEB-NSG""#));
 //! ```
+
+#![forbid(unsafe_code)]
 
 pub mod aggregate;
 pub mod atomic;
