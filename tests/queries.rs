@@ -8,12 +8,12 @@
 //! ECS encoder writes with a type that fits.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
 use nsgflow_tests::{
-    enrichment_config, fixture, golden_fixtures, run_text_with, tests_dir, ENRICHED_FIXTURES,
+    clickhouse_tables, enrichment_config, fixture, golden_fixtures, queries_dir, run_text_with,
+    ENRICHED_FIXTURES,
 };
 use serde_json::{json, Value};
 
@@ -56,10 +56,6 @@ const ECS_ALERT_FIELDS: [(&str, &str); 6] = [
     ("destination.ip", "string"),
     ("destination.port", "number"),
 ];
-
-fn queries_dir() -> PathBuf {
-    tests_dir().join("../queries")
-}
 
 fn read(rel: &str) -> String {
     let path = queries_dir().join(rel);
@@ -174,22 +170,9 @@ fn clickhouse_aliases() -> BTreeMap<String, Vec<String>> {
 
 /// The column names of the ClickHouse schema (flows, rollup, alerts).
 fn clickhouse_columns() -> BTreeSet<String> {
-    let schema = read("clickhouse/schema.sql");
-    let mut cols = BTreeSet::new();
-    let mut in_table = false;
-    for line in schema.lines() {
-        let t = line.trim();
-        if t.starts_with("CREATE TABLE") {
-            in_table = true;
-        } else if t.starts_with(')') {
-            in_table = false;
-        } else if in_table && !t.starts_with("--") && t != "(" {
-            if let Some(name) = t.split_whitespace().next() {
-                cols.insert(name.to_string());
-            }
-        }
-    }
-    cols
+    let tables = clickhouse_tables(&read("clickhouse/schema.sql"));
+    assert_eq!(tables.len(), 3, "{tables:?}");
+    tables.into_values().flatten().collect()
 }
 
 #[test]
