@@ -649,7 +649,15 @@ fn kibana_objects(m: &Value) -> Vec<Value> {
         let q = &s["queries"]["elasticsearch"];
         let esql = panel_query("elasticsearch", &read(q["file"].as_str().unwrap()));
         let search_id = format!("nsgflow-{}", id.replace('_', "-"));
-        let search_source = json!({"query": {"esql": esql}, "filter": []});
+        // An ES|QL saved search carries an ad hoc data view of type `esql` (the FROM
+        // pattern, with its time field, so the dashboard's time range applies).
+        let search_source = json!({
+            "query": {"esql": esql},
+            "index": {"title": "logs-nsgflow-*", "name": "logs-nsgflow-*", "type": "esql",
+                      "timeFieldName": "@timestamp", "sourceFilters": [], "fieldFormats": {},
+                      "runtimeFieldMap": {}, "allowNoIndex": false, "allowHidden": false},
+            "filter": []
+        });
         objects.push(json!({
             "id": search_id,
             "type": "search",
@@ -659,6 +667,8 @@ fn kibana_objects(m: &Value) -> Vec<Value> {
                 "columns": [],
                 "sort": [],
                 "isTextBasedQuery": true,
+                "usesAdHocDataView": false,
+                "timeRestore": false,
                 "grid": {},
                 "hideChart": false,
                 "kibanaSavedObjectMeta": {"searchSourceJSON": search_source.to_string()}
@@ -874,6 +884,8 @@ fn dashboards_parse_and_hold_every_scenario() {
             assert_eq!(o["attributes"]["isTextBasedQuery"], true);
             let esql = meta["query"]["esql"].as_str().unwrap();
             assert!(esql.starts_with("FROM logs-nsgflow"), "{esql}");
+            assert_eq!(meta["index"]["type"], "esql");
+            assert_eq!(meta["index"]["timeFieldName"], "@timestamp");
         }
         if o["type"] == "dashboard" {
             dashboards += 1;
