@@ -17,6 +17,7 @@
 //! | output, counters | [`output`], [`stats`] |
 //! | the whole path | [`engine`], configured by [`config`] |
 //! | Azure Blob Storage source (`nsgflow tail`) | [`blob`] |
+//! | least-privilege NSG rules from observed traffic (`nsgflow harden`) | [`harden`] |
 //!
 //! ```
 //! use nsgflow::encode::{encoder, EncodeOptions, Format};
@@ -46,6 +47,7 @@ pub mod config;
 pub mod encode;
 pub mod engine;
 pub mod event;
+pub mod harden;
 pub mod input;
 pub mod json;
 pub mod l7;

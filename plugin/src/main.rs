@@ -35,9 +35,12 @@ enum Command {
     Process(ProcessArgs),
     /// Read flow logs straight from Azure Blob Storage, only the new blocks of each blob.
     Tail(cli::tail::TailArgs),
+    /// Propose least-privilege NSG rules from observed traffic (text, json, az, bicep, terraform).
+    Harden(cli::harden::HardenArgs),
 }
 
 mod cli {
+    pub mod harden;
     pub mod tail;
 }
 
@@ -117,6 +120,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Process(args) => match process(args) {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("nsgflow: error: {message}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Harden(args) => match cli::harden::run(args) {
             Ok(code) => code,
             Err(message) => {
                 eprintln!("nsgflow: error: {message}");
