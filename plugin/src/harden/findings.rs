@@ -10,6 +10,7 @@
 //! | `denied-and-allowed` | the same flow was allowed and denied in the period; the later verdict is kept |
 //! | `platform-denied` | Azure platform traffic (168.63.129.16) was denied; the proposal allows it |
 //! | `not-nsg` | tuples decided by something other than an NSG (network manager admin rules, platform rules): no NSG rule is proposed for them |
+//! | `only-denied` | an NSG whose traffic was all denied: no change proposed for it |
 //! | `no-allowed-traffic` | nothing allowed was seen: the proposal is empty |
 //! | `limit` | a proposed rule set breaks an Azure limit |
 
@@ -148,6 +149,23 @@ pub fn collect(obs: &Observations, proposal: &Proposal, existing: &[ExistingNsg]
             ),
             evidence: json!({"tuples": obs.counts.not_nsg}),
         });
+    }
+
+    // NSGs with traffic but nothing allowed: left unchanged.
+    for (i, id) in obs.nsgs.iter().enumerate() {
+        let i = i as u32;
+        let has_needs = obs.needs.keys().any(|k| k.nsg == i);
+        let denied = obs.denied.keys().filter(|k| k.need.nsg == i).count();
+        if !has_needs && denied > 0 {
+            out.push(Finding {
+                kind: "only-denied",
+                nsg: Some(id.name.clone()),
+                message: format!(
+                    "only denied traffic was seen ({denied} denied (source, host, port)): no change is proposed for this NSG"
+                ),
+                evidence: json!({"denied": denied}),
+            });
+        }
     }
 
     // Scanner-only ports.

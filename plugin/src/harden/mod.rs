@@ -48,6 +48,25 @@ pub use rules_file::{load_rules, ExistingNsg};
 
 use crate::harden::rules::Access;
 
+/// A Terraform resource label / Bicep symbolic name from any text: lower-case ASCII
+/// letters, digits and `_`, starting with a letter.
+pub fn identifier(s: &str) -> String {
+    let mut id: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        id.insert_str(0, "r_");
+    }
+    id
+}
+
 /// The output forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -85,7 +104,8 @@ pub struct Check {
 /// overrides, are not counted (the proposal allows them on purpose).
 pub fn check(h: &Harden, obs: &Observations, p: &Proposal) -> Check {
     let mut c = Check::default();
-    let rules_of = |nsg: u32| {
+    // An NSG (direction) without proposed rules is left as it is: nothing to check.
+    let rules_of = |nsg: u32, dir: rules::RuleDirection| {
         let id = &obs.nsgs[nsg as usize];
         p.nsgs
             .iter()
@@ -95,12 +115,15 @@ pub fn check(h: &Harden, obs: &Observations, p: &Proposal) -> Check {
                         == id.resource_group.as_deref().map(str::to_ascii_uppercase)
             })
             .map(|n| n.rules.as_slice())
+            .filter(|r| r.iter().any(|r| r.direction == dir))
     };
     for (key, need) in &obs.needs {
         if key.direction == rules::RuleDirection::Outbound && !p.outbound {
             continue;
         }
-        let rules = rules_of(key.nsg).unwrap_or(&[]);
+        let Some(rules) = rules_of(key.nsg, key.direction) else {
+            continue;
+        };
         for remote in need.remotes.exact.keys() {
             c.allowed_checked += 1;
             let v = evaluate(rules, &h.book, &propose::flow_of(key, *remote));
@@ -126,8 +149,10 @@ pub fn check(h: &Harden, obs: &Observations, p: &Proposal) -> Check {
                 continue;
             }
         }
+        let Some(rules) = rules_of(key.need.nsg, key.need.direction) else {
+            continue;
+        };
         c.denied_checked += 1;
-        let rules = rules_of(key.need.nsg).unwrap_or(&[]);
         let v = evaluate(rules, &h.book, &propose::flow_of(&key.need, key.remote));
         if v.access == Access::Allow {
             c.denied_allowed.push(format!(

@@ -50,23 +50,6 @@ fn string_or_list(
     }
 }
 
-fn ident(s: &str) -> String {
-    let mut id: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        id.insert_str(0, "r_");
-    }
-    id
-}
-
 pub fn render(p: &Proposal) -> Result<String, String> {
     let groups: BTreeSet<&str> = p
         .nsgs
@@ -86,7 +69,7 @@ pub fn render(p: &Proposal) -> Result<String, String> {
         out.push_str(&format!("// Deploy: az deployment group create --resource-group {rg} --template-file FILE.bicep\n"));
     }
     for (i, n) in p.nsgs.iter().enumerate() {
-        let nsg = format!("nsg{i}_{}", ident(&n.nsg.name));
+        let nsg = format!("nsg{i}_{}", crate::harden::identifier(&n.nsg.name));
         out.push_str(&format!(
             "\nresource {nsg} 'Microsoft.Network/networkSecurityGroups@{API_VERSION}' existing = {{\n  name: {}\n}}\n",
             bicep_string(&n.nsg.name)
@@ -94,7 +77,7 @@ pub fn render(p: &Proposal) -> Result<String, String> {
         let mut previous: Option<String> = None;
         for r in &n.rules {
             let j = RuleJson::new(r);
-            let id = format!("{nsg}_{}", ident(&r.name));
+            let id = format!("{nsg}_{}", crate::harden::identifier(&r.name));
             out.push_str(&format!(
                 "\nresource {id} 'Microsoft.Network/networkSecurityGroups/securityRules@{API_VERSION}' = {{\n  parent: {nsg}\n  name: {}\n",
                 bicep_string(&j.name)

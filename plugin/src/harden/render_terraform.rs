@@ -30,23 +30,6 @@ pub fn hcl_string(s: &str) -> String {
     out
 }
 
-fn label(s: &str) -> String {
-    let mut id: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if !id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        id.insert(0, '_');
-    }
-    id
-}
-
 fn list(items: &[String]) -> String {
     format!(
         "[{}]",
@@ -104,7 +87,7 @@ fn resource(r: &SecurityRule, nsg: &str, rg: &str) -> String {
     let width = attrs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut out = format!(
         "resource \"azurerm_network_security_rule\" \"{}\" {{\n",
-        label(&format!("{nsg}_{}", r.name))
+        crate::harden::identifier(&format!("{nsg}_{}", r.name))
     );
     for (k, v) in attrs {
         out.push_str(&format!("  {k:<width$} = {v}\n"));

@@ -111,7 +111,7 @@ fn rule(doc: RuleDoc) -> Result<SecurityRule, String> {
     let access = match p.access.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("allow") => Access::Allow,
         Some("deny") => Access::Deny,
-        other => return Err(err(&format!("access {other:?} is not Allow or Deny"))),
+        _ => return Err(err(&format!("access {:?} is not Allow or Deny", p.access))),
     };
     let direction = match p
         .direction
