@@ -2,6 +2,7 @@
 //! outputs in `golden/` are the reference every front end (the native engine, the VRL
 //! programs, the WASM build) is held to.
 
+pub mod estate;
 pub mod harden_support;
 
 use std::path::{Path, PathBuf};
