@@ -78,7 +78,10 @@ fn estate_coverage_and_tightness() {
             assert_eq!(unused, 0, "explicit hosts open nothing unused");
         }
         if std::env::var_os("NSGFLOW_HARDEN_SHOW").is_some() {
-            println!("{}", harden::render(&run.proposal, OutputFormat::Text).unwrap());
+            println!(
+                "{}",
+                harden::render(&run.proposal, OutputFormat::Text).unwrap()
+            );
         }
         // Every output renders (Bicep: one resource group per file).
         for f in [
