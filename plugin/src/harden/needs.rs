@@ -218,14 +218,13 @@ impl EventHandler for Observations {
             ..Need::default()
         });
         need.tuples += 1;
-        if matches!(t.state, None | Some(FlowState::Begin)) {
-            need.flows += 1;
-        }
+        let begun = matches!(t.state, None | Some(FlowState::Begin));
+        need.flows += u64::from(begun);
         need.packets += packets;
         need.bytes += t.bytes_src_to_dst.unwrap_or(0) + t.bytes_dst_to_src.unwrap_or(0);
         need.first_ms = need.first_ms.min(ms);
         need.last_ms = need.last_ms.max(ms);
-        need.remotes.add(remote, ms);
+        need.remotes.add(remote, ms, begun);
         if let Some(n) = need.rules.get_mut(rule) {
             *n += 1;
         } else {

@@ -300,7 +300,7 @@ impl Harden {
             let need = &obs.needs[*key];
             let summary = summarize(&need.remotes, &self.places, &self.config.sources);
             let protocol = RuleProtocol::from_iana(key.protocol);
-            let stats = Stats {
+            let whole = Stats {
                 flows: need.flows,
                 tuples: need.tuples,
                 remotes: need.remotes.exact.keys().copied().collect(),
@@ -309,12 +309,34 @@ impl Harden {
                 log_rules: need.rules.keys().cloned().collect(),
             };
             for remote in &summary.addresses {
+                // Each rule's description counts the remotes its addresses hold.
+                let stats = if summary.addresses.len() == 1 && !summary.platform {
+                    whole.clone()
+                } else {
+                    let mut s = Stats {
+                        log_rules: whole.log_rules.clone(),
+                        ..Stats::default()
+                    };
+                    for (ip, r) in &need.remotes.exact {
+                        if self.book.contains(remote, *ip) {
+                            s.merge(&Stats {
+                                flows: r.flows,
+                                tuples: r.tuples,
+                                remotes: [*ip].into(),
+                                first_ms: r.first_ms,
+                                last_ms: r.last_ms,
+                                log_rules: BTreeSet::new(),
+                            });
+                        }
+                    }
+                    s
+                };
                 entries.push(Entry {
                     protocol,
                     remote: remote.clone(),
                     local: key.local,
                     port: key.port,
-                    stats: stats.clone(),
+                    stats,
                 });
             }
             let (remotes, more) = need.remotes.distinct();
@@ -641,8 +663,12 @@ fn describe(d: &Draft) -> String {
             day(s.last_ms)
         ),
         DraftKind::Allow => format!(
-            "nsgflow: {} flows, {} sources, {}..{}{}",
-            s.flows,
+            "nsgflow: {}, {} sources, {}..{}{}",
+            if s.flows > 0 {
+                format!("{} flows", s.flows)
+            } else {
+                format!("{} tuples of flows begun earlier", s.tuples)
+            },
             s.remotes.len(),
             day(s.first_ms),
             day(s.last_ms),

@@ -44,6 +44,9 @@ pub fn is_platform(ip: IpAddr) -> bool {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RemoteStats {
     pub tuples: u64,
+    /// Flows begun (`B` tuples, every NSG v1 tuple).
+    pub flows: u64,
+    pub first_ms: u64,
     pub last_ms: u64,
 }
 
@@ -66,9 +69,12 @@ pub fn bucket(ip: IpAddr) -> IpNet {
 }
 
 impl RemoteSet {
-    pub fn add(&mut self, ip: IpAddr, ms: u64) {
+    /// Counts a tuple from `ip` at `ms`; `begun` when it starts a flow.
+    pub fn add(&mut self, ip: IpAddr, ms: u64, begun: bool) {
         if let Some(s) = self.exact.get_mut(&ip) {
             s.tuples += 1;
+            s.flows += u64::from(begun);
+            s.first_ms = s.first_ms.min(ms);
             s.last_ms = s.last_ms.max(ms);
             return;
         }
@@ -77,6 +83,8 @@ impl RemoteSet {
                 ip,
                 RemoteStats {
                     tuples: 1,
+                    flows: u64::from(begun),
+                    first_ms: ms,
                     last_ms: ms,
                 },
             );
@@ -378,7 +386,7 @@ mod tests {
     fn set(ips: &[&str]) -> RemoteSet {
         let mut s = RemoteSet::default();
         for ip in ips {
-            s.add(ip.parse().unwrap(), 0);
+            s.add(ip.parse().unwrap(), 0, true);
         }
         s
     }
@@ -427,7 +435,11 @@ mod tests {
     fn overflow_goes_to_internet_for_public() {
         let mut s = RemoteSet::default();
         for i in 0..(EXACT_CAP as u32 + 5) {
-            s.add(IpAddr::V4(std::net::Ipv4Addr::from(0x0808_0000 + i)), 0);
+            s.add(
+                IpAddr::V4(std::net::Ipv4Addr::from(0x0808_0000 + i)),
+                0,
+                true,
+            );
         }
         assert!(s.public_overflow);
         let sum = summarize(&s, &places(), &SummaryLimits::default());
