@@ -19,12 +19,11 @@ use std::net::IpAddr;
 
 use serde_json::{json, Value};
 
-use crate::classify::builtin_class;
 use crate::harden::needs::{Denied, NeedKey, Observations};
 use crate::harden::period::format_time;
-use crate::harden::propose::Proposal;
 use crate::harden::rules::RuleDirection;
 use crate::harden::rules_file::ExistingNsg;
+use crate::harden::sources::is_public;
 
 /// Per (NSG, logged rule): ports, sources, flows, and whether any source was private.
 type MgmtUse = BTreeMap<(u32, String), (BTreeSet<u16>, BTreeSet<IpAddr>, u64, bool)>;
@@ -109,17 +108,15 @@ impl Finding {
 }
 
 /// The findings that look at the whole period.
-pub fn collect(obs: &Observations, proposal: &Proposal, existing: &[ExistingNsg]) -> Vec<Finding> {
+pub fn collect(obs: &Observations, period_days: f64, existing: &[ExistingNsg]) -> Vec<Finding> {
     let mut out = Vec::new();
+    // The NSG's name as the rules file spells it, else as the logs do.
     let nsg_name = |i: u32| {
-        proposal
-            .nsgs
+        let id = &obs.nsgs[i as usize];
+        existing
             .iter()
-            .find(|p| {
-                p.nsg.resource_group == obs.nsgs[i as usize].resource_group
-                    && p.nsg.name.eq_ignore_ascii_case(&obs.nsgs[i as usize].name)
-            })
-            .map_or_else(|| obs.nsgs[i as usize].name.clone(), |p| p.nsg.name.clone())
+            .find(|e| e.matches(id))
+            .map_or_else(|| id.name.clone(), |e| e.name.clone())
     };
     let mut keys: Vec<&NeedKey> = obs.needs.keys().collect();
     keys.sort();
@@ -178,7 +175,7 @@ pub fn collect(obs: &Observations, proposal: &Proposal, existing: &[ExistingNsg]
             .remotes
             .exact
             .keys()
-            .filter(|ip| builtin_class(**ip).is_public())
+            .filter(|ip| is_public(**ip))
             .count();
         if public >= SCANNER_MIN_SOURCES
             && need.public_counted > 0
@@ -217,7 +214,7 @@ pub fn collect(obs: &Observations, proposal: &Proposal, existing: &[ExistingNsg]
             e.2 += need.flows;
             for ip in need.remotes.exact.keys() {
                 e.1.insert(*ip);
-                if !builtin_class(*ip).is_public() {
+                if !is_public(*ip) {
                     e.3 = true;
                 }
             }
@@ -315,7 +312,7 @@ pub fn collect(obs: &Observations, proposal: &Proposal, existing: &[ExistingNsg]
                         r.access.as_str(),
                         r.direction.as_str()
                     ),
-                    evidence: json!({"rule": r.name, "priority": r.priority, "period_days": proposal.period.days()}),
+                    evidence: json!({"rule": r.name, "priority": r.priority, "period_days": period_days}),
                 });
             }
         }

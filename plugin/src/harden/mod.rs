@@ -27,6 +27,7 @@
 
 pub mod evaluate;
 pub mod findings;
+pub mod identifier;
 pub mod needs;
 pub mod period;
 pub mod ports;
@@ -47,25 +48,6 @@ pub use rules::SecurityRule;
 pub use rules_file::{load_rules, ExistingNsg};
 
 use crate::harden::rules::Access;
-
-/// A Terraform resource label / Bicep symbolic name from any text: lower-case ASCII
-/// letters, digits and `_`, starting with a letter.
-pub fn identifier(s: &str) -> String {
-    let mut id: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        id.insert_str(0, "r_");
-    }
-    id
-}
 
 /// The output forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -230,7 +230,7 @@ impl EventHandler for Observations {
         } else {
             need.rules.insert(rule.to_string(), 1);
         }
-        if has_counters && crate::classify::builtin_class(remote).is_public() {
+        if has_counters && crate::harden::sources::is_public(remote) {
             need.public_counted += 1;
             need.public_max_packets = need.public_max_packets.max(packets);
         }

@@ -279,7 +279,7 @@ impl Harden {
             warnings,
             counts: obs.counts,
         };
-        findings_out.extend(findings::collect(obs, &proposal, existing));
+        findings_out.extend(findings::collect(obs, proposal.period.days(), existing));
         proposal.findings = findings_out;
         proposal
     }

@@ -69,7 +69,10 @@ pub fn render(p: &Proposal) -> Result<String, String> {
         out.push_str(&format!("// Deploy: az deployment group create --resource-group {rg} --template-file FILE.bicep\n"));
     }
     for (i, n) in p.nsgs.iter().enumerate() {
-        let nsg = format!("nsg{i}_{}", crate::harden::identifier(&n.nsg.name));
+        let nsg = format!(
+            "nsg{i}_{}",
+            crate::harden::identifier::identifier(&n.nsg.name)
+        );
         out.push_str(&format!(
             "\nresource {nsg} 'Microsoft.Network/networkSecurityGroups@{API_VERSION}' existing = {{\n  name: {}\n}}\n",
             bicep_string(&n.nsg.name)
@@ -77,7 +80,7 @@ pub fn render(p: &Proposal) -> Result<String, String> {
         let mut previous: Option<String> = None;
         for r in &n.rules {
             let j = RuleJson::new(r);
-            let id = format!("{nsg}_{}", crate::harden::identifier(&r.name));
+            let id = format!("{nsg}_{}", crate::harden::identifier::identifier(&r.name));
             out.push_str(&format!(
                 "\nresource {id} 'Microsoft.Network/networkSecurityGroups/securityRules@{API_VERSION}' = {{\n  parent: {nsg}\n  name: {}\n",
                 bicep_string(&j.name)

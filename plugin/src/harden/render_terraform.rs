@@ -87,7 +87,7 @@ fn resource(r: &SecurityRule, nsg: &str, rg: &str) -> String {
     let width = attrs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut out = format!(
         "resource \"azurerm_network_security_rule\" \"{}\" {{\n",
-        crate::harden::identifier(&format!("{nsg}_{}", r.name))
+        crate::harden::identifier::identifier(&format!("{nsg}_{}", r.name))
     );
     for (k, v) in attrs {
         out.push_str(&format!("  {k:<width$} = {v}\n"));

@@ -35,6 +35,11 @@ pub const EXACT_CAP: usize = 1024;
 /// The instance metadata service, never filtered by NSGs.
 pub const AZURE_IMDS: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 169, 254));
 
+/// A public (internet-routed) address, by the built-in classes.
+pub fn is_public(ip: IpAddr) -> bool {
+    builtin_class(ip) == AddressClass::Public
+}
+
 /// 168.63.129.16 or 169.254.169.254: the platform, kept allowed by the platform rule.
 pub fn is_platform(ip: IpAddr) -> bool {
     ip == AZURE_PLATFORM || ip == AZURE_IMDS
@@ -91,7 +96,7 @@ impl RemoteSet {
             return;
         }
         self.overflow_tuples += 1;
-        if builtin_class(ip) == AddressClass::Public {
+        if is_public(ip) {
             self.public_overflow = true;
         } else {
             self.buckets.insert(bucket(ip));
@@ -191,7 +196,7 @@ impl Places {
         if let Some(tag) = self.topology.service_tag(ip) {
             return Place::Tagged(tag.name.clone());
         }
-        if builtin_class(ip) == AddressClass::Public {
+        if is_public(ip) {
             Place::Public
         } else {
             Place::Private
