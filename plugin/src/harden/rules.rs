@@ -177,7 +177,12 @@ impl AddressEntry {
             return Err("an empty address prefix".into());
         }
         if s.chars().next().is_some_and(|c| c.is_ascii_digit()) || s.contains(':') {
-            return crate::config::parse_cidr(s).map(AddressEntry::Prefix);
+            return s
+                .parse::<IpNet>()
+                .map(|n| n.trunc())
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map(AddressEntry::Prefix)
+                .map_err(|_| format!("`{s}` is not a CIDR (like 10.0.0.0/16) or an IP address"));
         }
         if s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
