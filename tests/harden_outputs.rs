@@ -452,7 +452,12 @@ fn bicep_is_well_formed_and_equals_the_json_rules() {
         let groups: BTreeSet<String> = p
             .nsgs
             .iter()
-            .filter_map(|n| n.nsg.resource_group.clone())
+            .filter_map(|n| {
+                n.nsg
+                    .resource_group
+                    .as_ref()
+                    .map(|g| g.to_ascii_uppercase())
+            })
             .collect();
         if groups.len() > 1 {
             let err = harden::render(&p, OutputFormat::Bicep).unwrap_err();
@@ -462,8 +467,12 @@ fn bicep_is_well_formed_and_equals_the_json_rules() {
         let mut seen = 0;
         for g in groups {
             let mut one = p.clone();
-            one.nsgs
-                .retain(|n| n.nsg.resource_group.as_deref() == Some(&g));
+            one.nsgs.retain(|n| {
+                n.nsg
+                    .resource_group
+                    .as_deref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(&g))
+            });
             let text = harden::render(&one, OutputFormat::Bicep).unwrap();
             let resources = Bicep::resources(&text);
             let mut symbols: HashMap<String, String> = HashMap::new();

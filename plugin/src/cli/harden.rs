@@ -58,6 +58,10 @@ pub struct HardenArgs {
     /// Azure's ServiceTags_Public_*.json: service-tag sources.
     #[arg(long, value_name = "FILE")]
     service_tags: Option<PathBuf>,
+    /// Where rejected records and tuples go, as NDJSON (a file, or - for stdout); they are
+    /// always counted in the summary.
+    #[arg(long, value_name = "FILE")]
+    dead_letter: Option<String>,
     /// No summary line on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -143,7 +147,21 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
 
     let mut engine = Engine::new(config.enricher()?);
     let mut obs = Observations::new(args.outbound, from_ms, to_ms);
-    let mut dead = DeadLetterWriter::new(None);
+    let dead_letter = args.dead_letter.clone().or(config.dead_letter.clone());
+    let mut dead = DeadLetterWriter::new(
+        dead_letter
+            .as_deref()
+            .map(|t| -> Result<Box<dyn Write + Send>, String> {
+                if t == "-" {
+                    Ok(Box::new(io::stdout()))
+                } else {
+                    std::fs::File::create(t)
+                        .map(|f| Box::new(f) as Box<dyn Write + Send>)
+                        .map_err(|e| format!("cannot create {t}: {e} (check the directory exists and is writable)"))
+                }
+            })
+            .transpose()?,
+    );
     let (inputs, errors) = input::expand(&paths);
     let mut failed = !errors.is_empty();
     for e in &errors {
@@ -180,6 +198,8 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
         }
     }
 
+    dead.flush()
+        .map_err(|e| format!("writing dead letters: {e}"))?;
     let mut proposal = hardener.propose(&obs, &existing);
     if let Some(rg) = &args.resource_group {
         proposal.nsgs.retain(|n| {
@@ -242,6 +262,20 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
         );
         for w in &proposal.warnings {
             eprintln!("nsgflow: warning: {w}");
+        }
+        let rejected = engine.stats.rejected_total();
+        if rejected > 0 {
+            let reasons: Vec<String> = engine
+                .stats
+                .rejected
+                .iter()
+                .map(|(r, n)| format!("{n} {r}"))
+                .collect();
+            eprintln!(
+                "nsgflow: warning: {rejected} rejected records or tuples ({}) are not part of the proposal{}",
+                reasons.join(", "),
+                if dead_letter.is_some() { "" } else { "; --dead-letter FILE keeps them" }
+            );
         }
     }
     Ok(if failed {

@@ -4,7 +4,7 @@
 //! A Bicep file deploys to one resource group: a proposal spanning several is refused
 //! with the list, to be rendered one `--resource-group` at a time.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use crate::harden::propose::Proposal;
 use crate::harden::render_json::RuleJson;
@@ -51,21 +51,22 @@ fn string_or_list(
 }
 
 pub fn render(p: &Proposal) -> Result<String, String> {
-    let groups: BTreeSet<&str> = p
-        .nsgs
-        .iter()
-        .map(|n| n.nsg.resource_group.as_deref().unwrap_or(""))
-        .collect();
+    // Resource group names are case-insensitive (flow logs upper-case them, VNet logs not).
+    let mut groups: BTreeMap<String, &str> = BTreeMap::new();
+    for n in &p.nsgs {
+        let g = n.nsg.resource_group.as_deref().unwrap_or("");
+        groups.entry(g.to_ascii_uppercase()).or_insert(g);
+    }
     if groups.len() > 1 {
         return Err(format!(
             "the proposal spans {} resource groups ({}); a Bicep file deploys to one: add --resource-group NAME and render each in turn",
             groups.len(),
-            groups.iter().copied().collect::<Vec<_>>().join(", ")
+            groups.values().copied().collect::<Vec<_>>().join(", ")
         ));
     }
     let mut out = String::from("// nsgflow harden: proposed NSG rules. Review before deploying.\n");
     out.push_str(&crate::harden::render_text::header_comment(p, "// "));
-    if let Some(rg) = groups.iter().next().filter(|g| !g.is_empty()) {
+    if let Some(rg) = groups.values().next().filter(|g| !g.is_empty()) {
         out.push_str(&format!("// Deploy: az deployment group create --resource-group {rg} --template-file FILE.bicep\n"));
     }
     for (i, n) in p.nsgs.iter().enumerate() {
