@@ -27,8 +27,10 @@ fn estate_coverage_and_tightness() {
     let hosts: Vec<std::net::IpAddr> = scenario.estate.vms.iter().map(|v| v.ip.into()).collect();
     let mut figures = Vec::new();
     for destinations in [Destinations::Hosts, Destinations::Subnets] {
+        // The subnet run proposes (and checks) outbound rules as well.
         let hc = HardenConfig {
             destinations,
+            outbound: destinations == Destinations::Subnets,
             ..HardenConfig::default()
         };
         let run = run_texts(&texts, &config, hc);
@@ -57,6 +59,18 @@ fn estate_coverage_and_tightness() {
                 n.rules.len()
             );
         }
+        // The vendor's temporary RDP rule (an injected case) is flagged, with its evidence.
+        let rdp = run
+            .proposal
+            .findings
+            .iter()
+            .find(|f| f.kind == "internet-management-port")
+            .expect("internet-management-port finding");
+        assert_eq!(rdp.evidence["rule"], "UserRule_allow-rdp-vendor-temp");
+        assert_eq!(
+            rdp.evidence["sources"],
+            serde_json::json!(["212.227.81.55"])
+        );
         let (opened, unused) = tightness(&run, &hosts);
         let rules: usize = run.proposal.nsgs.iter().map(|n| n.rules.len()).sum();
         let allows: usize = run

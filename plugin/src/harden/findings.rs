@@ -28,8 +28,7 @@ use crate::harden::sources::is_public;
 /// Per (NSG, logged rule): ports, sources, flows, and whether any source was private.
 type MgmtUse = BTreeMap<(u32, String), (BTreeSet<u16>, BTreeSet<IpAddr>, u64, bool)>;
 
-/// Management ports that should not be open to the internet.
-pub const MANAGEMENT_PORTS: [u16; 4] = [22, 3389, 5985, 5986];
+pub use crate::harden::needs::MANAGEMENT_PORTS;
 
 /// Public sources a port needs before "only scanners" is said of it.
 pub const SCANNER_MIN_SOURCES: usize = 10;
@@ -202,23 +201,12 @@ pub fn collect(obs: &Observations, period_days: f64, existing: &[ExistingNsg]) -
 
     // Management ports open to the internet, per logged rule.
     let mut mgmt: MgmtUse = BTreeMap::new();
-    for key in keys.iter().filter(|k| {
-        k.direction == RuleDirection::Inbound
-            && k.protocol == 6
-            && MANAGEMENT_PORTS.contains(&k.port)
-    }) {
-        let need = &obs.needs[*key];
-        for rule in need.rules.keys() {
-            let e = mgmt.entry((key.nsg, rule.clone())).or_default();
-            e.0.insert(key.port);
-            e.2 += need.flows;
-            for ip in need.remotes.exact.keys() {
-                e.1.insert(*ip);
-                if !is_public(*ip) {
-                    e.3 = true;
-                }
-            }
-        }
+    for ((key, rule), u) in &obs.management {
+        let e = mgmt.entry((key.nsg, rule.clone())).or_default();
+        e.0.insert(key.port);
+        e.1.extend(u.remotes.iter().copied());
+        e.2 += u.flows;
+        e.3 |= u.any_private;
     }
     for ((nsg, rule), (ports, sources, flows, private)) in mgmt {
         if private || sources.is_empty() {

@@ -19,6 +19,19 @@ use crate::labels::{Action, FlowState};
 /// Denied (remote, local, protocol, port) entries kept per run; past it they are counted.
 pub const DENIED_CAP: usize = 1_000_000;
 
+/// Management ports: which rule let whom reach them is kept per rule (for the
+/// internet-management-port finding).
+pub const MANAGEMENT_PORTS: [u16; 4] = [22, 3389, 5985, 5986];
+
+/// Who reached a management port through one logged rule.
+#[derive(Debug, Clone, Default)]
+pub struct RuleUse {
+    /// Remote addresses, at most [`crate::harden::sources::EXACT_CAP`].
+    pub remotes: std::collections::BTreeSet<IpAddr>,
+    pub any_private: bool,
+    pub flows: u64,
+}
+
 /// An NSG as the flow logs name it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct NsgId {
@@ -98,6 +111,8 @@ pub struct Observations {
     pub denied: HashMap<DeniedKey, Denied>,
     /// Every rule name seen per NSG (allowed or denied), for unused-rule findings.
     pub rules_hit: HashMap<u32, BTreeMap<String, u64>>,
+    /// Inbound TCP to a management port, per (need, logged rule).
+    pub management: BTreeMap<(NeedKey, String), RuleUse>,
     /// First and last event time in the window (ms since the epoch).
     pub first_ms: Option<u64>,
     pub last_ms: Option<u64>,
@@ -233,6 +248,17 @@ impl EventHandler for Observations {
         if has_counters && crate::harden::sources::is_public(remote) {
             need.public_counted += 1;
             need.public_max_packets = need.public_max_packets.max(packets);
+        }
+        if direction == RuleDirection::Inbound
+            && key.protocol == 6
+            && MANAGEMENT_PORTS.contains(&key.port)
+        {
+            let u = self.management.entry((key, rule.to_string())).or_default();
+            if u.remotes.len() < crate::harden::sources::EXACT_CAP {
+                u.remotes.insert(remote);
+            }
+            u.any_private |= !crate::harden::sources::is_public(remote);
+            u.flows += u64::from(begun);
         }
     }
 }
