@@ -184,12 +184,7 @@ impl EventHandler for Observations {
             return;
         };
         let rule = event.group.rule;
-        *self
-            .rules_hit
-            .entry(nsg)
-            .or_default()
-            .entry(rule.to_string())
-            .or_default() += 1;
+        count(self.rules_hit.entry(nsg).or_default(), rule);
         let direction = RuleDirection::from_flow(t.direction);
         if direction == RuleDirection::Outbound && !self.outbound {
             self.counts.outbound_skipped += 1;
@@ -221,7 +216,7 @@ impl EventHandler for Observations {
             let d = self.denied.entry(dk).or_default();
             d.tuples += 1;
             d.last_ms = d.last_ms.max(ms);
-            *d.rules.entry(rule.to_string()).or_default() += 1;
+            count(&mut d.rules, rule);
             return;
         }
         self.counts.allowed += 1;
@@ -240,11 +235,7 @@ impl EventHandler for Observations {
         need.first_ms = need.first_ms.min(ms);
         need.last_ms = need.last_ms.max(ms);
         need.remotes.add(remote, ms, begun);
-        if let Some(n) = need.rules.get_mut(rule) {
-            *n += 1;
-        } else {
-            need.rules.insert(rule.to_string(), 1);
-        }
+        count(&mut need.rules, rule);
         if has_counters && crate::harden::sources::is_public(remote) {
             need.public_counted += 1;
             need.public_max_packets = need.public_max_packets.max(packets);
@@ -259,6 +250,16 @@ impl EventHandler for Observations {
             }
             u.any_private |= !crate::harden::sources::is_public(remote);
             u.flows += u64::from(begun);
+        }
+    }
+}
+
+/// Counts `rule` in `map`, allocating its name only the first time.
+fn count(map: &mut BTreeMap<String, u64>, rule: &str) {
+    match map.get_mut(rule) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(rule.to_string(), 1);
         }
     }
 }
