@@ -3,6 +3,7 @@
 //! programs, the WASM build) is held to.
 
 pub mod estate;
+pub mod harden_support;
 
 use std::path::{Path, PathBuf};
 

@@ -16,6 +16,7 @@
 //! | output: event and dead-letter writers, counters | [`output`], [`stats`], [`atomic`] (state files) |
 //! | the stages plumbed together | [`engine`] (records -> events), [`pipeline`] (events -> aggregation or encoding -> output) |
 //! | built from the config file | [`config`] |
+//! | least-privilege NSG rules from observed traffic (`nsgflow harden`) | [`harden`] |
 //!
 //! ```
 //! use nsgflow::encode::{encoder, EncodeOptions, Format};
@@ -48,6 +49,7 @@ pub mod config;
 pub mod encode;
 pub mod engine;
 pub mod event;
+pub mod harden;
 pub mod input;
 pub mod json;
 pub mod l7;

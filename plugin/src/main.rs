@@ -24,12 +24,15 @@ enum Command {
     Process(cli::process::ProcessArgs),
     /// Read flow logs straight from Azure Blob Storage, only the new blocks of each blob.
     Tail(cli::tail::TailArgs),
+    /// Propose least-privilege NSG rules from observed traffic (text, json, az, bicep, terraform).
+    Harden(cli::harden::HardenArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Process(args) => cli::process::run(args),
         Command::Tail(args) => cli::tail::run(args),
+        Command::Harden(args) => cli::harden::run(args),
     };
     match result {
         Ok(code) => code,
