@@ -153,7 +153,7 @@ pub fn run_text_with(name: &str, text: &str, format: Format, config: &Config) ->
     let dead_buf = SharedBuf::default();
     let mut dead = DeadLetterWriter::new(Some(Box::new(dead_buf.clone())));
     let outcome = if config.aggregate.enabled {
-        let mut agg = Aggregation::new(&config.aggregate, engine.enricher.clone());
+        let mut agg = Aggregation::new(&config.aggregate, engine.enricher.clone()).unwrap();
         let outcome = engine.process(
             name,
             text,

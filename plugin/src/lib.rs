@@ -15,7 +15,9 @@
 //! | aggregation (an event handler) | [`aggregate`] |
 //! | encoding | [`encode`] |
 //! | output, counters | [`output`], [`stats`] |
-//! | the whole path | [`engine`], configured by [`config`] |
+//! | records to enriched events | [`engine`] |
+//! | the whole path, for every front end (`process`, `tail`, WASM) | [`pipeline`], configured by [`config`] |
+//! | state files replaced atomically | [`atomic`] |
 //! | Azure Blob Storage source (`nsgflow tail`) | [`blob`] |
 //! | least-privilege NSG rules from observed traffic (`nsgflow harden`) | [`harden`] |
 //!
@@ -39,6 +41,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod atomic;
 pub mod blob;
 pub mod checkpoint;
 pub mod classify;
@@ -52,9 +55,12 @@ pub mod input;
 pub mod json;
 pub mod l7;
 pub mod labels;
+pub mod net;
 pub mod output;
+pub mod pipeline;
 pub mod prefix_table;
 pub mod record;
+pub mod rejection;
 pub mod reputation;
 pub mod resource;
 pub mod stats;
