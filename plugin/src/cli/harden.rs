@@ -9,13 +9,20 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 
+use nsgflow::aggregate::FlushReason;
+use nsgflow::checkpoint::{finish_run, run_inputs, InputRun, RunHooks};
 use nsgflow::config::Config;
+use nsgflow::encode::{encoder, Format};
 use nsgflow::engine::{Engine, InputOutcome};
+use nsgflow::harden::tap::HardenTap;
 use nsgflow::harden::{
     self, period::parse_time, Destinations, Harden, HardenConfig, Observations, OutputFormat,
 };
-use nsgflow::input::{self, Input};
-use nsgflow::output::DeadLetterWriter;
+use nsgflow::input;
+use nsgflow::output::{DeadLetterWriter, EventWriter};
+use nsgflow::pipeline::{Output, Pipeline};
+
+use super::{open_writer, Open};
 
 #[derive(clap::Args)]
 pub struct HardenArgs {
@@ -145,61 +152,40 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
         );
     }
 
-    let mut engine = Engine::new(config.enricher()?);
-    let mut obs = Observations::new(args.outbound, from_ms, to_ms);
+    // The same pipeline as `process` (engine, enrichment, dead letters), with harden as
+    // a tap; the events themselves are not wanted here.
     let dead_letter = args.dead_letter.clone().or(config.dead_letter.clone());
-    let mut dead = DeadLetterWriter::new(
+    let dead = DeadLetterWriter::new(
         dead_letter
             .as_deref()
-            .map(|t| -> Result<Box<dyn Write + Send>, String> {
-                if t == "-" {
-                    Ok(Box::new(io::stdout()))
-                } else {
-                    std::fs::File::create(t)
-                        .map(|f| Box::new(f) as Box<dyn Write + Send>)
-                        .map_err(|e| format!("cannot create {t}: {e} (check the directory exists and is writable)"))
-                }
-            })
+            .map(|d| open_writer(d, Open::Create))
             .transpose()?,
     );
+    let sink: Box<dyn Write + Send> = Box::new(io::sink());
+    let mut pipeline = Pipeline::new(
+        Engine::new(config.enricher()?),
+        Output::Events,
+        encoder(Format::Flat, &config.encode_options()),
+        EventWriter::new(sink),
+        dead,
+    );
+    let (tap, observed) = HardenTap::new(Observations::new(args.outbound, from_ms, to_ms));
+    pipeline.add_tap(Box::new(tap));
     let (inputs, errors) = input::expand(&paths);
-    let mut failed = !errors.is_empty();
     for e in &errors {
         eprintln!("nsgflow: error: {e}");
     }
-    let mut buf = Vec::new();
-    for inp in &inputs {
-        let name = inp.name();
-        let read = match inp {
-            Input::File(path) => input::read_file(path, &mut buf),
-            Input::Stdin => {
-                buf.clear();
-                io::stdin().lock().read_to_end(&mut buf).map(|_| ())
-            }
-        };
-        if let Err(e) = read {
-            eprintln!("nsgflow: error: {name}: cannot read: {e}");
-            failed = true;
-            continue;
-        }
-        let outcome = match input::as_text(&buf) {
-            Ok(text) => engine.process(&name, text, &mut obs, &mut dead),
-            Err(why) => InputOutcome::NotFlowLog(why),
-        };
-        match outcome {
-            InputOutcome::NotFlowLog(why) => {
-                failed = true;
-                eprintln!("nsgflow: error: {name}: not a flow log: {why}");
-            }
-            InputOutcome::Read { incomplete: true } => eprintln!(
-                "nsgflow: warning: {name}: ends inside a record (a blob still being written?); the complete records were read"
-            ),
-            InputOutcome::Read { incomplete: false } => {}
-        }
-    }
+    let mut hooks = Hooks {
+        failed: !errors.is_empty(),
+    };
+    run_inputs(&mut pipeline, None, &inputs, &mut hooks);
+    finish_run(&mut pipeline, None, FlushReason::EndOfInput).map_err(|e| e.to_string())?;
+    let failed = hooks.failed;
+    let engine = &pipeline.engine;
+    let obs = observed
+        .lock()
+        .map_err(|_| "the harden stage failed while reading".to_string())?;
 
-    dead.flush()
-        .map_err(|e| format!("writing dead letters: {e}"))?;
     let mut proposal = hardener.propose(&obs, &existing);
     if let Some(rg) = &args.resource_group {
         proposal.nsgs.retain(|n| {
@@ -283,4 +269,48 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Messages per input, and stdin read whole (a proposal needs all of it).
+struct Hooks {
+    failed: bool,
+}
+
+impl<W: Write> RunHooks<W> for Hooks {
+    fn done(&mut self, name: &str, run: InputRun) {
+        match run {
+            InputRun::Failed(e) => {
+                self.failed = true;
+                eprintln!("nsgflow: error: {e}");
+            }
+            InputRun::NotFlowLog(why) => {
+                self.failed = true;
+                eprintln!("nsgflow: error: {name}: not a flow log: {why}");
+            }
+            InputRun::Read {
+                incomplete: true, ..
+            } => eprintln!(
+                "nsgflow: warning: {name}: ends inside a record (a blob still being written?); the complete records were read"
+            ),
+            _ => {}
+        }
+    }
+
+    fn stdin(&mut self, pipeline: &mut Pipeline<W>) -> InputRun {
+        let mut buf = Vec::new();
+        if let Err(e) = io::stdin().lock().read_to_end(&mut buf) {
+            return InputRun::Failed(format!("-: cannot read stdin: {e}"));
+        }
+        match input::as_text(&buf) {
+            Ok(text) => match pipeline.process("-", text) {
+                InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
+                InputOutcome::Read { incomplete } => InputRun::Read {
+                    pending: 0,
+                    incomplete,
+                    restarted: false,
+                },
+            },
+            Err(why) => InputRun::NotFlowLog(why),
+        }
+    }
 }

@@ -40,6 +40,7 @@ pub mod render_text;
 pub mod rules;
 pub mod rules_file;
 pub mod sources;
+pub mod tap;
 
 pub use evaluate::{evaluate, AddressBook, Flow, Verdict};
 pub use needs::{NeedKey, NsgId, Observations};
