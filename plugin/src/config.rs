@@ -14,6 +14,7 @@ use crate::blob::config::AzureBlobConfig;
 use crate::classify::{Classifier, NamedNetwork};
 use crate::encode::{EncodeOptions, Format};
 use crate::event::Enricher;
+use crate::geo::{Geo, GeoConfig};
 use crate::reputation::{Reputation, ReputationConfig};
 use crate::topology::Topology;
 
@@ -54,6 +55,10 @@ pub struct Config {
     pub service_tags: Option<PathBuf>,
     /// Aggregation per key and window (`--aggregate`, `--window`, `--key`).
     pub aggregate: AggregateConfig,
+    /// Country and ASN of public addresses (`--geoip-country`, `--geoip-asn`).
+    pub geoip: GeoConfig,
+    /// `nsgflow report`: rows per table and the cap on distinct keys (`--top`).
+    pub report: crate::report::ReportConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -159,6 +164,12 @@ impl Config {
         if let Some(p) = self.service_tags.as_mut() {
             rebase(p);
         }
+        if let Some(p) = self.geoip.country.as_mut() {
+            rebase(p);
+        }
+        for p in &mut self.geoip.asn {
+            rebase(p);
+        }
     }
 
     /// The enricher: classifier, and the feeds and topology when configured (loading
@@ -173,6 +184,9 @@ impl Config {
                 self.topology.as_deref(),
                 self.service_tags.as_deref(),
             )?));
+        }
+        if self.geoip.is_configured() {
+            e.geo = Some(Geo::load(&self.geoip)?);
         }
         if self.aggregate.enabled {
             self.aggregate.validate()?;

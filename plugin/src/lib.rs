@@ -12,7 +12,9 @@
 //! | tuples | [`tuple`], [`labels`] |
 //! | enrichment | [`event`], [`classify`], [`l7`], [`community_id`], [`resource`] |
 //! | reputation and topology (FlowType) | [`reputation`], [`topology`], over [`prefix_table`] |
+//! | geography and ASN of public addresses | [`geo`] |
 //! | aggregation (an event handler) | [`aggregate`] |
+//! | the HTML report (an event handler) | [`report`] |
 //! | encoding | [`encode`] |
 //! | output, counters | [`output`], [`stats`] |
 //! | the whole path | [`engine`], configured by [`config`] |
@@ -46,6 +48,7 @@ pub mod config;
 pub mod encode;
 pub mod engine;
 pub mod event;
+pub mod geo;
 pub mod input;
 pub mod json;
 pub mod l7;
@@ -53,6 +56,7 @@ pub mod labels;
 pub mod output;
 pub mod prefix_table;
 pub mod record;
+pub mod report;
 pub mod reputation;
 pub mod resource;
 pub mod stats;

@@ -16,7 +16,6 @@ use nsgflow::encode::{encoder, Encode, Format};
 use nsgflow::engine::{Engine, InputOutcome};
 use nsgflow::input::{self, Input};
 use nsgflow::output::{DeadLetterWriter, EventWriter};
-use nsgflow::reputation::FeedConfig;
 
 #[derive(Parser)]
 #[command(
@@ -35,9 +34,13 @@ enum Command {
     Process(ProcessArgs),
     /// Read flow logs straight from Azure Blob Storage, only the new blocks of each blob.
     Tail(cli::tail::TailArgs),
+    /// One self-contained HTML dashboard (Traffic Analytics' views) from flow logs.
+    Report(cli::report::ReportArgs),
 }
 
 mod cli {
+    pub mod enrich_args;
+    pub mod report;
     pub mod tail;
 }
 
@@ -76,15 +79,8 @@ struct ProcessArgs {
     /// Aggregation key: 5tuple (default), traffic-analytics, or fields (dst_ip,dst_port,protocol).
     #[arg(long, value_name = "KEY")]
     key: Option<KeySpec>,
-    /// A threat feed file, [NAME=]PATH, format guessed from the name (repeat for more).
-    #[arg(long = "feeds", value_name = "[NAME=]PATH")]
-    feeds: Vec<String>,
-    /// Your VNets, subnets and gateways (YAML), for FlowType.
-    #[arg(long, value_name = "FILE")]
-    topology: Option<PathBuf>,
-    /// Azure's ServiceTags_Public_*.json, to recognise Microsoft addresses.
-    #[arg(long, value_name = "FILE")]
-    service_tags: Option<PathBuf>,
+    #[command(flatten)]
+    enrich: cli::enrich_args::EnrichArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -117,6 +113,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Process(args) => match process(args) {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("nsgflow: error: {message}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Report(args) => match cli::report::run(args) {
             Ok(code) => code,
             Err(message) => {
                 eprintln!("nsgflow: error: {message}");
@@ -165,19 +168,7 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     if let Some(k) = args.key {
         config.aggregate.key = k;
     }
-    if !args.feeds.is_empty() {
-        config.reputation.feeds = args
-            .feeds
-            .iter()
-            .map(|f| FeedConfig::from_arg(f))
-            .collect::<Result<_, _>>()?;
-    }
-    if args.topology.is_some() {
-        config.topology = args.topology.clone();
-    }
-    if args.service_tags.is_some() {
-        config.service_tags = args.service_tags.clone();
-    }
+    args.enrich.apply(&mut config)?;
     let format = args
         .format
         .map(Format::from)
