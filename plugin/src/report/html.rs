@@ -919,6 +919,7 @@ const JS: &str = r#"
     }
   });
   apply('');
+  document.body.setAttribute('data-ready','1');
 })();
 "#;
 
