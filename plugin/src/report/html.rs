@@ -164,16 +164,29 @@ fn empty_row(o: &mut String, cols: usize, text: &str) {
 }
 
 /// A stacked bar chart over the time buckets: `series` are `(label, css class, values)`.
+/// The smallest 1, 2 or 5 x 10^k times 4 at or above `v` (the axis top, 4 even steps).
+fn nice_ceiling(v: u64) -> u64 {
+    let step = (v.max(1) as f64 / 4.0).max(1.0);
+    let mag = 10f64.powi(step.log10().floor() as i32);
+    let nice = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|&x| x >= step - 1e-9)
+        .unwrap_or(10.0 * mag);
+    (nice * 4.0).round() as u64
+}
+
 fn time_chart(
     o: &mut String,
     s: &Summary,
     title: &str,
     series: &[(&str, &str, Vec<u64>)],
     fmt: fn(u64) -> String,
+    (w, h): (f64, f64),
 ) {
     let n = s.buckets.len().max(1);
-    let (w, h, left, bottom) = (960.0, 220.0, 64.0, 26.0);
-    let max = (0..n)
+    let (left, bottom) = (64.0, 26.0);
+    let peak = (0..n)
         .map(|i| {
             series
                 .iter()
@@ -181,8 +194,8 @@ fn time_chart(
                 .sum::<u64>()
         })
         .max()
-        .unwrap_or(0)
-        .max(1);
+        .unwrap_or(0);
+    let max = nice_ceiling(peak);
     let bw = (w - left - 8.0) / n as f64;
     let _ = write!(
         o,
@@ -314,7 +327,7 @@ fn overview(o: &mut String, s: &Summary, info: &PageInfo) {
             ""
         },
     );
-    o.push_str("</div><div class=\"two\"><table class=\"matrix\" id=\"matrix\"><thead><tr><th>flows</th><th>allowed</th><th>denied</th></tr></thead><tbody>");
+    o.push_str("</div><div class=\"two\"><table class=\"matrix\" id=\"matrix\"><thead><tr><th>flows by direction</th><th class=\"r\">allowed</th><th class=\"r\">denied</th></tr></thead><tbody>");
     for (i, dir) in ["inbound", "outbound"].into_iter().enumerate() {
         let _ = write!(
             o,
@@ -389,7 +402,9 @@ fn traffic(o: &mut String, s: &Summary) {
             ("out of Azure", "s-out", col(|c| c.bytes_out)),
         ],
         bytes,
+        (960.0, 200.0),
     );
+    o.push_str("<div class=\"two\">");
     time_chart(
         o,
         s,
@@ -399,6 +414,7 @@ fn traffic(o: &mut String, s: &Summary) {
             ("outbound", "s-out", col(|c| c.flows_out)),
         ],
         num,
+        (640.0, 220.0),
     );
     time_chart(
         o,
@@ -406,8 +422,9 @@ fn traffic(o: &mut String, s: &Summary) {
         "Denied flows",
         &[("denied", "s-deny", col(|c| c.denied))],
         num,
+        (640.0, 220.0),
     );
-    o.push_str("</section>");
+    o.push_str("</div></section>");
 }
 
 fn host_table(o: &mut String, id: &str, head: &str, rows: &[Row<Host>]) {
@@ -855,6 +872,7 @@ h3{font-size:14px;margin:14px 0 6px;color:#34475d}
 .three{display:grid;grid-template-columns:1fr 1fr 1fr;gap:18px}
 @media (max-width:900px){.two,.three{grid-template-columns:1fr}}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th.r{text-align:right}
 th{font-size:12px;color:var(--mute);font-weight:600;text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);white-space:nowrap}
 td{padding:5px 8px;border-bottom:1px solid #f0f3f7;vertical-align:middle}
 tr:hover td{background:#f7faff}
@@ -871,7 +889,7 @@ td.ok{color:var(--ok);font-weight:600}
 .host{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;cursor:pointer;color:#1b4f8a;border-bottom:1px dotted #9db6d8}
 .ditto{font-family:ui-monospace,monospace;color:#b5c0cc}
 .nm{background:#eef3fb;color:#1b4f8a;border-radius:4px;padding:0 5px;font-size:12px}
-.site{color:var(--mute);font-size:12px}
+.site{color:var(--mute);font-size:11.5px;display:block;line-height:1.2}
 .tag{display:inline-block;border-radius:10px;padding:0 7px;font-size:12px;margin:1px 0}
 .tag.int{background:#e8f6ef;color:#1f7a55}.tag.az{background:#f0ebfd;color:#5a3fb5}.tag.ext{background:#fdecec;color:#b03434}
 tr.grp td{border-top:2px solid var(--line)}
@@ -985,6 +1003,15 @@ pub fn render(s: &Summary, info: &PageInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axis_tops_are_round() {
+        assert_eq!(nice_ceiling(0), 4);
+        assert_eq!(nice_ceiling(18), 20);
+        assert_eq!(nice_ceiling(44), 80);
+        assert_eq!(nice_ceiling(2_130_000), 4_000_000);
+        assert_eq!(nice_ceiling(1_000), 1_000);
+    }
 
     #[test]
     fn numbers_and_bytes() {
