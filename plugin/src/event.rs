@@ -105,7 +105,9 @@ impl Enricher {
         let topology = self.topology.as_deref();
         let geo = match (&self.geo, class) {
             (Some(g), AddressClass::Public) => g.lookup(ip),
-            (Some(g), AddressClass::Internal) if builtin_class(ip).is_public() => g.lookup(ip),
+            (Some(g), AddressClass::Internal) if builtin_class(ip) == AddressClass::Public => {
+                g.lookup(ip)
+            }
             _ => Default::default(),
         };
         Endpoint {
