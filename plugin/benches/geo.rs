@@ -23,8 +23,8 @@ mod data {
     include!("support/data.rs");
 }
 
-const LOOKUPS: usize = 200_000;
-const DISTINCT: usize = 50_000;
+const LOOKUPS: usize = 1_000_000;
+const DISTINCT: usize = 200_000;
 
 fn public_v4(r: &mut data::Rng) -> IpAddr {
     loop {
@@ -118,6 +118,11 @@ fn bench(c: &mut Criterion) {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
+        let st = cache.stats;
+        println!(
+            "{name}: cache hit rate {:.1}%",
+            100.0 * st.hits as f64 / (st.hits + st.misses).max(1) as f64
+        );
         let (a, b, s) = (median(&mut direct), median(&mut cached), median(&mut asn_t));
         println!(
             "paired {name}: mmdb country {a:.0} ns/lookup, 64K LRU in front {b:.0} ns/lookup (cached/direct {:.2}), ASN table {s:.0} ns/lookup",

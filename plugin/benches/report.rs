@@ -37,7 +37,11 @@ fn bench(c: &mut Criterion) {
 
     // Scaling: 1, 2.4 and 5 million tuples (blobs of 200,000, each with other random peers),
     // once each, with the default cap and with a cap of 20,000 keys.
-    let blobs: Vec<String> = (0..25).map(|i| data::blob(TUPLES, 100 + i)).collect();
+    // Blob i is moved on by i x 10,000 s (the timestamps' `177244` prefix, seconds and
+    // milliseconds alike), so 25 blobs span about three days of hour-aligned buckets.
+    let blobs: Vec<String> = (0..25)
+        .map(|i| data::blob(TUPLES, 100 + i).replace("177244", &format!("1772{}", 44 + i)))
+        .collect();
     for n in [5usize, 12, 25] {
         for cap in [200_000usize, 20_000] {
             let config = ReportConfig {
@@ -52,8 +56,10 @@ fn bench(c: &mut Criterion) {
             let page = nsgflow::report::html::render(&summary, &Default::default());
             let render = t.elapsed().as_secs_f64();
             println!(
-                "{} tuples, max_keys {cap}: read into the model {read:.2} s ({:.2} M tuples/s), summary + page {render:.2} s ({} kB page); model {:.1} MB, {} hosts, {} pairs, {} updates past the cap",
+                "{} tuples, {} buckets of {} min, max_keys {cap}: read into the model {read:.2} s ({:.2} M tuples/s), summary + page {render:.2} s ({} kB page); model {:.1} MB, {} hosts, {} pairs, {} updates past the cap",
                 engine.stats.tuples,
+                summary.buckets.len(),
+                summary.bucket_ms / 60_000,
                 engine.stats.tuples as f64 / read / 1e6,
                 page.len() / 1000,
                 model.heap_bytes() as f64 / 1e6,
@@ -72,6 +78,21 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let (model, _) = run(std::slice::from_ref(&blob), ReportConfig::default());
             black_box(model.total.flows)
+        })
+    });
+    // The same path with a handler that does nothing: what the model itself costs.
+    struct Discard(u64);
+    impl nsgflow::engine::EventHandler for Discard {
+        fn event(&mut self, e: &nsgflow::event::FlowEvent<'_>) {
+            self.0 += e.tuple.src_port as u64;
+        }
+    }
+    group.bench_function("blob_to_nothing_200k", |b| {
+        b.iter(|| {
+            let mut engine = Engine::default();
+            let mut h = Discard(0);
+            engine.process("blob", &blob, &mut h, &mut DeadLetterWriter::new(None));
+            black_box(h.0)
         })
     });
     let (model, engine) = run(std::slice::from_ref(&blob), ReportConfig::default());

@@ -94,6 +94,30 @@ impl Hasher for FastHasher {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_stays_sorted_and_merged_in_any_order() {
+        let mut s = Series::default();
+        for (b, v) in [
+            (5, 1),
+            (5, 1),
+            (7, 1),
+            (5, 1),
+            (3, 1),
+            (7, 1),
+            (6, 1),
+            (3, 1),
+        ] {
+            s.add(b, v);
+        }
+        assert_eq!(s.0, [(3, 2), (5, 3), (6, 1), (7, 2)]);
+        assert_eq!(s.regrouped(2), [(1, 2), (2, 3), (3, 3)]);
+    }
+}
+
 /// A map that keeps at most `cap` keys.
 #[derive(Debug, Clone)]
 pub struct Capped<K, V> {
@@ -150,16 +174,24 @@ impl Tally {
     }
 }
 
-/// Counts per time bucket: `(bucket index, value)`, appended in arrival order and merged
-/// with the last entry when it is the same bucket (input is mostly in time order).
+/// Counts per time bucket: `(bucket index, value)`, sorted, one entry per bucket, so its
+/// size is bounded by the buckets of the period whatever order the input comes in. Input is
+/// mostly in time order, so the last entry is checked first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Series(pub Vec<(u32, u64)>);
 
 impl Series {
     #[inline]
-    fn add(&mut self, bucket: u32, v: u64) {
+    pub fn add(&mut self, bucket: u32, v: u64) {
         match self.0.last_mut() {
             Some((b, x)) if *b == bucket => *x += v,
+            Some((b, _)) if *b > bucket => {
+                let i = self.0.partition_point(|e| e.0 < bucket);
+                match self.0.get_mut(i) {
+                    Some((b, x)) if *b == bucket => *x += v,
+                    _ => self.0.insert(i, (bucket, v)),
+                }
+            }
             _ => self.0.push((bucket, v)),
         }
     }
