@@ -167,6 +167,29 @@ fn every_encoder_writes_geography() {
             org.as_str()
         );
 
+        // The geography paths are the schemas' own fields (lists in tests/schemas/).
+        for (event, list) in [
+            (&ecs, "ecs-8.x-fields.txt"),
+            (&ocsf, "ocsf-1.x-network-activity-4001.txt"),
+        ] {
+            let defined =
+                std::fs::read_to_string(nsgflow_tests::tests_dir().join("schemas").join(list))
+                    .unwrap();
+            let defined: Vec<&str> = defined.lines().map(str::trim).collect();
+            let geo_paths: Vec<String> = nsgflow_tests::field_paths(event)
+                .into_iter()
+                .filter(|p| {
+                    [".geo.", ".as.", ".location.", ".autonomous_system."]
+                        .iter()
+                        .any(|k| p.contains(k))
+                })
+                .collect();
+            assert!(geo_paths.len() >= 3, "{geo_paths:?}");
+            for p in geo_paths {
+                assert!(defined.contains(&p.as_str()), "{p} is not in {list}");
+            }
+        }
+
         let splunk = first(Format::Splunk);
         let ns = &splunk["event"]["nsgflow"];
         assert_eq!(ns["src_country"], country.as_str(), "{splunk}");
