@@ -260,3 +260,122 @@ fn config_accepts_one_path_or_a_list() {
     let err = Config::from_yaml("geoip:\n  city: c.mmdb\n").unwrap_err();
     assert!(err.contains("city"), "{err}");
 }
+
+/// A minimal MaxMind DB writer, for a file in MaxMind's own layout (`country.iso_code`, as
+/// GeoLite2/GeoIP2 Country and City and DB-IP write it): an IPv4 tree of 24-bit records
+/// holding one /8, its data, and the metadata section (MaxMind DB format 2.0).
+mod mmdb {
+    fn string(out: &mut Vec<u8>, s: &str) {
+        assert!(s.len() < 29);
+        out.push(0x40 | s.len() as u8);
+        out.extend_from_slice(s.as_bytes());
+    }
+    fn map(out: &mut Vec<u8>, pairs: usize) {
+        out.push(0xE0 | pairs as u8);
+    }
+    fn uint(out: &mut Vec<u8>, type_num: u8, v: u64, width: usize) {
+        let bytes = &v.to_be_bytes()[8 - width..];
+        if type_num < 8 {
+            out.push(type_num << 5 | width as u8);
+        } else {
+            out.push(width as u8);
+            out.push(type_num - 7);
+        }
+        out.extend_from_slice(bytes);
+    }
+
+    /// A database mapping `first_octet.0.0.0/8` to `{"country": {"iso_code": code}}`.
+    pub fn nested_country(first_octet: u8, code: &str) -> Vec<u8> {
+        let node_count: u32 = 8;
+        let data_pointer = node_count + 16; // data offset 0
+        let mut out = Vec::new();
+        for depth in 0..8 {
+            let bit = (first_octet >> (7 - depth)) & 1;
+            let next = if depth == 7 { data_pointer } else { depth + 1 };
+            let (left, right) = if bit == 0 {
+                (next, node_count)
+            } else {
+                (node_count, next)
+            };
+            out.extend_from_slice(&left.to_be_bytes()[1..]);
+            out.extend_from_slice(&right.to_be_bytes()[1..]);
+        }
+        out.extend_from_slice(&[0; 16]);
+        map(&mut out, 1);
+        string(&mut out, "country");
+        map(&mut out, 1);
+        string(&mut out, "iso_code");
+        string(&mut out, code);
+        out.extend_from_slice(b"\xAB\xCD\xEFMaxMind.com");
+        map(&mut out, 9);
+        string(&mut out, "binary_format_major_version");
+        uint(&mut out, 5, 2, 1);
+        string(&mut out, "binary_format_minor_version");
+        uint(&mut out, 5, 0, 0);
+        string(&mut out, "build_epoch");
+        uint(&mut out, 9, 1_772_409_600, 4);
+        string(&mut out, "database_type");
+        string(&mut out, "GeoLite2-Country");
+        string(&mut out, "description");
+        map(&mut out, 1);
+        string(&mut out, "en");
+        string(&mut out, "nsgflow test database");
+        string(&mut out, "ip_version");
+        uint(&mut out, 5, 4, 1);
+        string(&mut out, "languages");
+        out.push(1);
+        out.push(11 - 7);
+        string(&mut out, "en");
+        string(&mut out, "node_count");
+        uint(&mut out, 6, node_count as u64, 1);
+        string(&mut out, "record_size");
+        uint(&mut out, 5, 24, 1);
+        out
+    }
+}
+
+/// MaxMind's own layout (`country.iso_code`: GeoLite2/GeoIP2, DB-IP) is read as well as
+/// ip-location-db's top-level `country_code`; no npm database needed.
+#[test]
+fn maxmind_layout_country_iso_code() {
+    let path = std::env::temp_dir().join(format!("nsgflow-geolite2-{}.mmdb", std::process::id()));
+    std::fs::write(&path, mmdb::nested_country(81, "GB")).unwrap();
+    let db = nsgflow::geo::CountryDb::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(db.country(ip("81.2.69.142")), Some("GB"));
+    assert_eq!(db.country(ip("81.255.255.255")), Some("GB"));
+    assert_eq!(db.country(ip("82.0.0.1")), None);
+    assert_eq!(
+        db.country(ip("2001:db8::1")),
+        None,
+        "IPv6 in an IPv4 database: nothing"
+    );
+    assert!(
+        db.describe().starts_with("GeoLite2-Country"),
+        "{}",
+        db.describe()
+    );
+    // Through the enricher, in an event.
+    let config = Config {
+        geoip: GeoConfig {
+            country: Some(path.clone()),
+            asn: vec![],
+        },
+        ..Config::default()
+    };
+    let e = config.enricher().unwrap();
+    assert_eq!(
+        e.endpoint(ip("81.2.69.142"), "81.2.69.142", 0, None)
+            .country,
+        Some("GB")
+    );
+    assert_eq!(
+        e.endpoint(ip("10.81.0.1"), "10.81.0.1", 0, None).country,
+        None
+    );
+    // Cut in half, it loses its metadata: refused, naming the file.
+    let whole = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+    let err = nsgflow::geo::CountryDb::open(&path).unwrap_err();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    std::fs::remove_file(&path).ok();
+}
