@@ -130,6 +130,42 @@ fn empty_input_gives_a_valid_page_saying_no_flows() {
     assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
 }
 
+/// `-` reads stdin; `--from`/`--to` narrow the report and the page says what was left out.
+#[test]
+fn stdin_and_time_range() {
+    use std::io::Write;
+    let out = tmp("stdin.html");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nsgflow"))
+        .args([
+            "report",
+            "-",
+            "--from",
+            "2026-03-02T10:10",
+            "--to",
+            "2026-03-02T11:00Z",
+            "--output",
+        ])
+        .arg(&out)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let blob = std::fs::read(repo().join("tests/fixtures/report/hand-counted.json")).unwrap();
+    child.stdin.take().unwrap().write_all(&blob).unwrap();
+    let run = child.wait_with_output().unwrap();
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let page = std::fs::read_to_string(&out).unwrap();
+    // In [10:10, 11:00): tuples 5 to 11 of the hand-counted fixture, 6 flows; 5 left out.
+    assert!(
+        page.contains("<div class=\"lbl\">Flows</div><div class=\"val\">6</div>"),
+        "6 flows in the overview"
+    );
+    assert!(
+        page.contains("5 tuples left out"),
+        "the page says what --from/--to left out"
+    );
+}
+
 #[test]
 fn bad_arguments_say_what_is_wrong() {
     let out = tmp("bad.html").display().to_string();
