@@ -1,20 +1,24 @@
 //! `nsgflow report`: the same inputs and enrichment as `process`, into one self-contained
-//! HTML page instead of events. The report model is one more event handler.
+//! HTML page instead of events. The report model is a tap on the same pipeline, whose
+//! event output goes nowhere.
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use nsgflow::config::Config;
-use nsgflow::engine::{Engine, InputOutcome};
-use nsgflow::input::{self, Input};
+use nsgflow::aggregate::FlushReason;
+use nsgflow::checkpoint::{run_inputs, InputRun, RunHooks};
+use nsgflow::engine::{EventHandler, InputOutcome};
+use nsgflow::event::FlowEvent;
 use nsgflow::output::DeadLetterWriter;
+use nsgflow::pipeline::{Pipeline, Tap};
 use nsgflow::report::html::{self, PageInfo};
 use nsgflow::report::{ReportModel, Summary};
 use nsgflow::time::parse_utc_ms;
 
-use super::enrich_args::EnrichArgs;
+use super::EnrichArgs;
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -47,11 +51,7 @@ pub struct ReportArgs {
 
 pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
-    let mut config = match &args.config {
-        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
-        None => Config::default(),
-    };
-    args.enrich.apply(&mut config)?;
+    let mut config = super::load_config(args.config.as_deref(), &args.enrich)?;
     // The report reads every tuple itself: aggregation settings do not apply.
     config.aggregate.enabled = false;
     let mut rc = config.report.clone();
@@ -92,50 +92,23 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
             "no input: name files, directories or - (stdin), or set `inputs` in the config".into(),
         );
     }
-    let mut engine = Engine::new(config.enricher()?);
-    let mut model = ReportModel::new(rc);
-    let mut dead = DeadLetterWriter::new(None);
-    let (inputs, errors) = input::expand(&paths);
-    let mut failed = !errors.is_empty();
+    // No event output: every event goes to the model; rejections are only counted.
+    let mut pipeline = config.pipeline(io::sink(), DeadLetterWriter::new(None))?;
+    let model = Arc::new(Mutex::new(ReportModel::new(rc)));
+    pipeline.add_tap(Box::new(ModelTap(Arc::clone(&model))));
+    let (inputs, errors) = nsgflow::input::expand(&paths);
     for e in &errors {
         eprintln!("nsgflow: error: {e}");
     }
-    let mut buf = Vec::new();
-    for inp in &inputs {
-        let name = inp.name();
-        let read = match inp {
-            Input::File(path) => input::read_file(path, &mut buf),
-            Input::Stdin => {
-                buf.clear();
-                io::stdin().lock().read_to_end(&mut buf).map(|_| ())
-            }
-        };
-        if let Err(e) = read {
-            eprintln!("nsgflow: error: {name}: cannot read: {e}");
-            engine.stats.failed_inputs += 1;
-            failed = true;
-            continue;
-        }
-        let outcome = match input::as_text(&buf) {
-            Ok(text) => engine.process(&name, text, &mut model, &mut dead),
-            Err(why) => {
-                engine.stats.inputs += 1;
-                engine.stats.failed_inputs += 1;
-                InputOutcome::NotFlowLog(why)
-            }
-        };
-        match outcome {
-            InputOutcome::NotFlowLog(why) => {
-                failed = true;
-                eprintln!("nsgflow: error: {name}: not a flow log: {why}");
-            }
-            InputOutcome::Read { incomplete: true } => eprintln!(
-                "nsgflow: warning: {name}: ends inside a record (a blob still being written?); the complete records were read, the tail is counted as `incomplete`"
-            ),
-            InputOutcome::Read { incomplete: false } => {}
-        }
-    }
-    let summary = Summary::new(&model, &engine.stats);
+    let mut hooks = Hooks {
+        failed: !errors.is_empty(),
+    };
+    run_inputs(&mut pipeline, None, &inputs, &mut hooks);
+    pipeline.finish(FlushReason::EndOfInput);
+    let failed = hooks.failed;
+    let stats = &pipeline.engine.stats;
+    let model = model.lock().unwrap_or_else(PoisonError::into_inner);
+    let summary = Summary::new(&model, stats);
     let page = html::render(
         &summary,
         &PageInfo {
@@ -151,7 +124,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     if !args.quiet {
         eprintln!(
             "{}; report: {} flows, {} written to {} in {:.2} s",
-            engine.stats.summary(started.elapsed()),
+            stats.summary(started.elapsed()),
             summary.total.flows,
             html::bytes(page.len() as u64),
             args.output,
@@ -163,6 +136,67 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The report model as a pipeline tap; the command keeps the other handle to read the
+/// model once the inputs are read.
+struct ModelTap(Arc<Mutex<ReportModel>>);
+
+impl Tap for ModelTap {
+    fn event(&mut self, event: &FlowEvent<'_>) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .event(event);
+    }
+}
+
+/// The report's side of the run loop: messages, and stdin read whole.
+struct Hooks {
+    failed: bool,
+}
+
+impl<W: Write> RunHooks<W> for Hooks {
+    fn done(&mut self, name: &str, run: InputRun) {
+        match run {
+            InputRun::Unchanged => {}
+            InputRun::Failed(e) => {
+                self.failed = true;
+                eprintln!("nsgflow: error: {e}");
+            }
+            InputRun::NotFlowLog(why) => {
+                self.failed = true;
+                eprintln!("nsgflow: error: {name}: not a flow log: {why}");
+            }
+            InputRun::Read { incomplete, .. } => {
+                if incomplete {
+                    eprintln!("nsgflow: warning: {name}: ends inside a record (a blob still being written?); the complete records were read, the tail is counted as `incomplete`");
+                }
+            }
+        }
+    }
+
+    fn stdin(&mut self, pipeline: &mut Pipeline<W>) -> InputRun {
+        let mut buf = Vec::new();
+        if let Err(e) = io::stdin().lock().read_to_end(&mut buf) {
+            pipeline.engine.stats.input_failed();
+            return InputRun::Failed(format!("-: cannot read: {e}"));
+        }
+        match nsgflow::input::as_text(&buf) {
+            Ok(text) => match pipeline.process("-", text) {
+                InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
+                InputOutcome::Read { incomplete } => InputRun::Read {
+                    pending: 0,
+                    incomplete,
+                    restarted: false,
+                },
+            },
+            Err(why) => {
+                pipeline.engine.stats.input_failed();
+                InputRun::NotFlowLog(why)
+            }
+        }
+    }
 }
 
 /// Writes the page next to its final name and renames it over, so a reader never sees a

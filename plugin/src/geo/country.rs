@@ -1,4 +1,4 @@
-//! Countries from MaxMind-format (`.mmdb`) databases, memory-mapped with the `maxminddb`
+//! Countries from MaxMind-format (`.mmdb`) databases, read into memory by the `maxminddb`
 //! crate. Two record layouts are in use and both are read:
 //!
 //! - MaxMind GeoLite2/GeoIP2 Country and City, and DB-IP: `country.iso_code`;
@@ -6,14 +6,14 @@
 //!   `country_code` at the top of the record.
 //!
 //! Which one a file uses is decided when it is opened (from the first records that have a
-//! country), so a lookup walks one path. A lookup borrows the code from the mapped file:
+//! country), so a lookup walks one path. A lookup borrows the code from the loaded file:
 //! no allocation.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use maxminddb::{Mmap, PathElement, Reader};
+use maxminddb::{PathElement, Reader};
 
 const NESTED: &[PathElement<'static>] =
     &[PathElement::Key("country"), PathElement::Key("iso_code")];
@@ -22,7 +22,7 @@ const TOP_LEVEL: &[PathElement<'static>] = &[PathElement::Key("country_code")];
 /// A country database.
 pub struct CountryDb {
     path: PathBuf,
-    reader: Reader<Mmap>,
+    reader: Reader<Vec<u8>>,
     /// `country.iso_code` or `country_code`.
     code_path: &'static [PathElement<'static>],
 }
@@ -38,7 +38,7 @@ impl fmt::Debug for CountryDb {
 }
 
 impl CountryDb {
-    /// Opens and maps `path`. A missing file, a file that is not a MaxMind DB, or one with
+    /// Opens and reads `path`. A missing file, a file that is not a MaxMind DB, or one with
     /// no country in either layout is an error naming the file.
     pub fn open(path: &Path) -> Result<CountryDb, String> {
         let fail = |why: String| {
@@ -52,11 +52,10 @@ impl CountryDb {
         if let Err(e) = std::fs::metadata(path) {
             return Err(fail(e.to_string()));
         }
-        // SAFETY: the map is read-only; replacing the database is done by writing a new
-        // file and renaming it over the old one (as npm and geoipupdate do), which leaves
-        // this mapping intact. Truncating the file in place while nsgflow runs is not
-        // supported.
-        let reader = unsafe { Reader::open_mmap(path) }.map_err(|e| fail(e.to_string()))?;
+        // Read into memory (a country database is a few MB), not memory-mapped: the crate
+        // forbids `unsafe`, and a copy cannot be changed under the reader by a database
+        // update that rewrites the file in place.
+        let reader = Reader::open_readfile(path).map_err(|e| fail(e.to_string()))?;
         let code_path = Self::layout(&reader).map_err(fail)?;
         Ok(CountryDb {
             path: path.to_path_buf(),
@@ -67,7 +66,7 @@ impl CountryDb {
 
     /// Which layout the records use: the first of a few well-known public addresses that
     /// has a record decides.
-    fn layout(reader: &Reader<Mmap>) -> Result<&'static [PathElement<'static>], String> {
+    fn layout(reader: &Reader<Vec<u8>>) -> Result<&'static [PathElement<'static>], String> {
         let probes = [
             "8.8.8.8",
             "1.1.1.1",
