@@ -167,6 +167,48 @@ fn enrichment_and_aggregation_allocate_nothing_per_tuple() {
     }
 }
 
+/// Geography (the memory-mapped country `.mmdb` and the ASN table) keeps the hot path free
+/// of per-tuple allocations, in every format (ECS and OCSF write it in their endpoint
+/// objects, flat and Splunk as their own fields). Skipped without the npm databases.
+#[test]
+fn geography_allocates_nothing_per_tuple() {
+    let Some(geoip) = nsgflow_tests::geoip_config("geography_allocates_nothing_per_tuple") else {
+        return;
+    };
+    let config = nsgflow::config::Config {
+        geoip,
+        ..Default::default()
+    };
+    let enricher = config.enricher().unwrap();
+    let blob = nsgflow_bench_data::blob(TUPLES, 44);
+    for format in Format::ALL {
+        let mut engine = Engine::new(enricher.clone());
+        let mut enc = encoder(format, &EncodeOptions::default());
+        let mut out = EventWriter::new(Vec::new());
+        let mut dead = DeadLetterWriter::new(None);
+        let mut lines = EncodeLines {
+            encoder: enc.as_mut(),
+            writer: &mut out,
+        };
+        engine.process("warm-up", &blob, &mut lines, &mut dead);
+        ALLOCATIONS.store(0, Ordering::Relaxed);
+        COUNTING.with(|c| c.set(true));
+        engine.process("measured", &blob, &mut lines, &mut dead);
+        COUNTING.with(|c| c.set(false));
+        let allocs = ALLOCATIONS.load(Ordering::Relaxed);
+        let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert!(
+            text.contains("country") && text.contains("Microsoft"),
+            "{format}: the blob's public peers got geography"
+        );
+        assert!(
+            (allocs as f64) < 0.01 * TUPLES as f64,
+            "{format}: {allocs} allocations for {TUPLES} tuples with geography"
+        );
+        eprintln!("{format} with geography: {allocs} allocations for {TUPLES} tuples");
+    }
+}
+
 /// The synthetic blob the benches use too (same generator, same shape as real blobs).
 mod nsgflow_bench_data {
     include!("../plugin/benches/support/data.rs");

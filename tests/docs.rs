@@ -64,6 +64,10 @@ fn example_config_loads_and_classifies() {
         nsgflow::aggregate::KeySpec::TRAFFIC_ANALYTICS
     );
     assert_eq!(c.aggregate.allowed_lateness.as_secs(), 300);
+    // Geography and the report.
+    assert!(c.geoip.country.is_some());
+    assert_eq!(c.geoip.asn.len(), 2);
+    assert_eq!(c.report, nsgflow::report::ReportConfig::default());
 }
 
 #[test]

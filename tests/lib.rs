@@ -255,6 +255,54 @@ pub fn field_paths(v: &serde_json::Value) -> Vec<String> {
     out
 }
 
+/// Whether this run is CI (`CI=true`), where a test must not skip for a missing tool.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A missing optional tool or database: `None` (the test is skipped, saying why) outside
+/// CI, a failure in CI.
+pub fn skip_unless_ci(test: &str, why: &str) {
+    if in_ci() {
+        panic!("{test}: {why} (CI=true: this test must not be skipped; .ci/run installs it)");
+    }
+    eprintln!("{test}: SKIPPED: {why}");
+}
+
+/// The free geography databases `.ci/run` installs from npm (ip-location-db): the country
+/// `.mmdb` and the IPv4 and IPv6 ASN CSVs, from `$NSGFLOW_GEOIP_DIR` or
+/// `<repo>/.ci/node/node_modules/@ip-location-db`. `None` (skipped, or failed in CI) when
+/// they are not installed.
+pub fn geoip_config(test: &str) -> Option<nsgflow::geo::GeoConfig> {
+    let dir = std::env::var_os("NSGFLOW_GEOIP_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tests_dir().join("../.ci/node/node_modules/@ip-location-db"));
+    let config = nsgflow::geo::GeoConfig {
+        country: Some(dir.join("geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb")),
+        asn: vec![dir.join("asn/asn-ipv4.csv"), dir.join("asn/asn-ipv6.csv")],
+    };
+    let missing: Vec<String> = config
+        .country
+        .iter()
+        .chain(&config.asn)
+        .filter(|p| !p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return Some(config);
+    }
+    skip_unless_ci(
+        test,
+        &format!(
+            "the ip-location-db databases are not installed ({} missing; `npm install --prefix .ci/node \
+             @ip-location-db/geo-whois-asn-country-mmdb @ip-location-db/asn`, as .ci/run does, \
+             or set NSGFLOW_GEOIP_DIR)",
+            missing.join(", ")
+        ),
+    );
+    None
+}
+
 /// `queries/` beside this crate: the query packs (issue 14).
 pub fn queries_dir() -> PathBuf {
     tests_dir().join("../queries")

@@ -16,6 +16,7 @@ use crate::encode::encoder;
 use crate::encode::{EncodeOptions, Format};
 use crate::engine::Engine;
 use crate::event::Enricher;
+use crate::geo::{Geo, GeoConfig};
 use crate::net::Cidr;
 use crate::output::{DeadLetterWriter, EventWriter};
 use crate::pipeline::{Output, Pipeline};
@@ -60,6 +61,10 @@ pub struct Config {
     pub service_tags: Option<PathBuf>,
     /// Aggregation per key and window (`--aggregate`, `--window`, `--key`).
     pub aggregate: AggregateConfig,
+    /// Country and ASN of public addresses (`--geoip-country`, `--geoip-asn`).
+    pub geoip: GeoConfig,
+    /// `nsgflow report`: rows per table and the cap on distinct keys (`--top`).
+    pub report: crate::report::ReportConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -145,6 +150,12 @@ impl Config {
         if let Some(p) = self.service_tags.as_mut() {
             rebase(p);
         }
+        if let Some(p) = self.geoip.country.as_mut() {
+            rebase(p);
+        }
+        for p in &mut self.geoip.asn {
+            rebase(p);
+        }
     }
 
     /// The enricher: classifier, and the feeds and topology when configured (loading
@@ -159,6 +170,9 @@ impl Config {
                 self.topology.as_deref(),
                 self.service_tags.as_deref(),
             )?));
+        }
+        if self.geoip.is_configured() {
+            e.geo = Some(Geo::load(&self.geoip)?);
         }
         Ok(e)
     }

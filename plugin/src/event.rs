@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::classify::{builtin_class, AddressClass, Classifier};
 use crate::community_id::CommunityId;
+use crate::geo::{AsInfo, Geo};
 use crate::l7::l7_protocol;
 use crate::record::{FlowGroup, FlowLogKind, Record};
 use crate::reputation::{Listing, Reputation};
@@ -29,6 +30,10 @@ pub struct Endpoint<'e> {
     pub site: Option<&'e Site>,
     /// The Azure service tag of a Microsoft-owned public address.
     pub service_tag: Option<&'e ServiceTag>,
+    /// The country (ISO 3166-1 alpha-2) of a public address, when a database is configured.
+    pub country: Option<&'e str>,
+    /// The autonomous system of a public address, when ASN data is configured.
+    pub asn: Option<&'e AsInfo>,
 }
 
 /// A labelled, classified flow event.
@@ -59,6 +64,8 @@ pub struct Enricher {
     pub reputation: Option<Reputation>,
     /// VNets, gateways and service tags, for FlowType.
     pub topology: Option<Arc<Topology>>,
+    /// Country and ASN databases.
+    pub geo: Option<Geo>,
 }
 
 impl Enricher {
@@ -68,6 +75,7 @@ impl Enricher {
             community_id_seed,
             reputation: None,
             topology: None,
+            geo: None,
         }
     }
 
@@ -95,6 +103,13 @@ impl Enricher {
     ) -> Endpoint<'e> {
         let (class, network) = self.classifier.classify(ip);
         let topology = self.topology.as_deref();
+        let geo = match (&self.geo, class) {
+            (Some(g), AddressClass::Public) => g.lookup(ip),
+            (Some(g), AddressClass::Internal) if builtin_class(ip) == AddressClass::Public => {
+                g.lookup(ip)
+            }
+            _ => Default::default(),
+        };
         Endpoint {
             ip,
             ip_text,
@@ -104,6 +119,8 @@ impl Enricher {
             reputation: listing.and_then(|id| self.reputation.as_ref()?.listing(id)),
             site: topology.and_then(|t| t.site(ip)),
             service_tag: topology.and_then(|t| t.service_tag(ip)),
+            country: geo.country,
+            asn: geo.asn,
         }
     }
 

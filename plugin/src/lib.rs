@@ -11,7 +11,9 @@
 //! | what was thrown out, and why | [`rejection`] |
 //! | tuples: one flow tuple, its labels | [`tuple`], [`labels`] |
 //! | enrichment: one event per tuple | [`event`] (the [`event::Enricher`], FlowType), [`classify`], [`l7`], [`community_id`], [`resource`], [`reputation`], [`topology`], over [`prefix_table`] and [`net`] |
+//! | geography and ASN of public addresses | [`geo`] |
 //! | aggregation (or, later, detection) | [`aggregate`] |
+//! | the HTML report (a pipeline tap) | [`report`] |
 //! | encoding: flat, ECS, Splunk, OCSF | [`encode`] |
 //! | output: event and dead-letter writers, counters | [`output`], [`stats`], [`atomic`] (state files) |
 //! | the stages plumbed together | [`engine`] (records -> events), [`pipeline`] (events -> aggregation or encoding -> output) |
@@ -49,6 +51,7 @@ pub mod config;
 pub mod encode;
 pub mod engine;
 pub mod event;
+pub mod geo;
 pub mod harden;
 pub mod input;
 pub mod json;
@@ -60,6 +63,7 @@ pub mod pipeline;
 pub mod prefix_table;
 pub mod record;
 pub mod rejection;
+pub mod report;
 pub mod reputation;
 pub mod resource;
 pub mod stats;

@@ -26,6 +26,8 @@ enum Command {
     Tail(cli::tail::TailArgs),
     /// Propose least-privilege NSG rules from observed traffic (text, json, az, bicep, terraform).
     Harden(cli::harden::HardenArgs),
+    /// One self-contained HTML dashboard (Traffic Analytics' views) from flow logs.
+    Report(cli::report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Command::Process(args) => cli::process::run(args),
         Command::Tail(args) => cli::tail::run(args),
         Command::Harden(args) => cli::harden::run(args),
+        Command::Report(args) => cli::report::run(args),
     };
     match result {
         Ok(code) => code,

@@ -103,19 +103,48 @@ impl PrefixTable {
         sweep(&mut v6, &mut resolve, |s, e, v, adj| {
             table.v6.push(s, e, v, adj)
         });
-        table.v4.starts.shrink_to_fit();
-        table.v4.ends.shrink_to_fit();
-        table.v4.values.shrink_to_fit();
-        table.v6.starts.shrink_to_fit();
-        table.v6.ends.shrink_to_fit();
-        table.v6.values.shrink_to_fit();
-        if !table.v4.starts.is_empty() {
-            let starts = &table.v4.starts;
-            table.v4_index = (0..=1u64 << 16)
+        table.finish();
+        table
+    }
+
+    /// Builds the table from address ranges `(first, last, value)` rather than CIDRs (ASN
+    /// databases come as ranges). Ranges may come in any order; where two overlap, the one
+    /// starting first keeps the overlap and the other is clipped (or dropped when nothing
+    /// is left). Returns the table and how many ranges were clipped or dropped. A range
+    /// whose ends are of different families, or whose end is before its start, is dropped
+    /// and counted too.
+    pub fn from_ranges(ranges: &[(IpAddr, IpAddr, u32)]) -> (PrefixTable, usize) {
+        let mut v4: Vec<(u32, u32, u32)> = Vec::new();
+        let mut v6: Vec<(u128, u128, u32)> = Vec::new();
+        let mut bad = 0;
+        for &(first, last, value) in ranges {
+            match (first, last) {
+                (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => v4.push((a.into(), b.into(), value)),
+                (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => v6.push((a.into(), b.into(), value)),
+                _ => bad += 1,
+            }
+        }
+        let mut table = PrefixTable::default();
+        bad += disjoint(&mut v4, |s, e, v, adj| table.v4.push(s, e, v, adj));
+        bad += disjoint(&mut v6, |s, e, v, adj| table.v6.push(s, e, v, adj));
+        table.finish();
+        (table, bad)
+    }
+
+    /// Trims the vectors and builds the IPv4 /16 index.
+    fn finish(&mut self) {
+        self.v4.starts.shrink_to_fit();
+        self.v4.ends.shrink_to_fit();
+        self.v4.values.shrink_to_fit();
+        self.v6.starts.shrink_to_fit();
+        self.v6.ends.shrink_to_fit();
+        self.v6.values.shrink_to_fit();
+        if !self.v4.starts.is_empty() {
+            let starts = &self.v4.starts;
+            self.v4_index = (0..=1u64 << 16)
                 .map(|h| starts.partition_point(|&s| (s as u64) < h << 16) as u32)
                 .collect();
         }
-        table
     }
 
     #[inline]
@@ -158,6 +187,51 @@ impl PrefixTable {
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.v4.heap_bytes() + self.v4_index.capacity() * 4 + self.v6.heap_bytes()
+    }
+}
+
+/// Sorts ranges by start and emits them without overlap (`emit(start, end, value,
+/// adjacent_to_previous)`); returns how many were clipped or dropped.
+fn disjoint<A>(ranges: &mut [(A, A, u32)], mut emit: impl FnMut(A, A, u32, bool)) -> usize
+where
+    A: Copy + Ord + num_step::Step,
+{
+    ranges.sort_unstable_by_key(|r| (r.0, r.1));
+    let mut last_end: Option<A> = None;
+    let mut clipped = 0;
+    for &(start, end, value) in ranges.iter() {
+        let start = match last_end {
+            Some(e) if start <= e => {
+                clipped += 1;
+                if end <= e {
+                    continue;
+                }
+                e.next()
+            }
+            _ => start,
+        };
+        let adjacent = last_end.is_some_and(|e| e < start && e.next() == start);
+        emit(start, end, value, adjacent);
+        last_end = Some(end);
+    }
+    clipped
+}
+
+/// `+ 1` for the two address widths (callers never step past the maximum: a range that
+/// ends at the maximum covers everything after it).
+mod num_step {
+    pub trait Step {
+        fn next(self) -> Self;
+    }
+    impl Step for u32 {
+        fn next(self) -> u32 {
+            self.wrapping_add(1)
+        }
+    }
+    impl Step for u128 {
+        fn next(self) -> u128 {
+            self.wrapping_add(1)
+        }
     }
 }
 
@@ -276,6 +350,31 @@ mod tests {
         assert_eq!(t.get("203.0.113.7".parse().unwrap()), Some(12));
         assert_eq!(t.get("203.0.113.8".parse().unwrap()), Some(1));
         assert!(seen.contains(&vec![1, 2]));
+    }
+
+    #[test]
+    fn ranges_any_order_overlaps_clipped() {
+        let r = |a: &str, b: &str, v| (a.parse().unwrap(), b.parse().unwrap(), v);
+        let (t, bad) = PrefixTable::from_ranges(&[
+            r("1.0.4.0", "1.0.7.255", 2),
+            r("1.0.0.0", "1.0.0.255", 1),
+            r("1.0.7.0", "1.0.8.255", 3), // overlaps the previous one: clipped to 1.0.8.0
+            r("1.0.4.5", "1.0.4.9", 4),   // inside another: dropped
+            r("2001:db8::", "2001:db8::ffff", 5),
+            r("10.0.0.1", "2001:db8::1", 6), // mixed families: dropped
+            r("9.9.9.9", "9.9.9.1", 7),      // end before start: dropped
+        ]);
+        assert_eq!(bad, 4);
+        let get = |s: &str| t.get(s.parse().unwrap());
+        assert_eq!(get("1.0.0.7"), Some(1));
+        assert_eq!(get("1.0.1.0"), None);
+        assert_eq!(get("1.0.4.6"), Some(2));
+        assert_eq!(get("1.0.7.255"), Some(2));
+        assert_eq!(get("1.0.8.0"), Some(3));
+        assert_eq!(get("1.0.9.0"), None);
+        assert_eq!(get("2001:db8::10"), Some(5));
+        assert_eq!(get("::ffff:1.0.0.1"), Some(1));
+        assert_eq!(get("9.9.9.5"), None);
     }
 
     proptest! {

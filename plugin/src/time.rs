@@ -116,6 +116,54 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Parses a UTC time as a person writes it on a command line: `2026-03-02`,
+/// `2026-03-02T10:00`, `2026-03-02 10:00:30`, `2026-03-02T10:00:30.5Z` (a trailing `Z` is
+/// optional; other offsets are not accepted). Returns epoch milliseconds.
+///
+/// ```
+/// use nsgflow::time::parse_utc_ms;
+/// assert_eq!(parse_utc_ms("1970-01-02"), Ok(86_400_000));
+/// assert_eq!(parse_utc_ms("2026-03-02T10:05:58.000Z"), Ok(1_772_445_958_000));
+/// assert_eq!(parse_utc_ms("2026-03-02 10:05"), Ok(1_772_445_900_000));
+/// assert!(parse_utc_ms("yesterday").is_err());
+/// ```
+pub fn parse_utc_ms(text: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("`{text}` is not a UTC time: write 2026-03-02, 2026-03-02T10:00 or 2026-03-02T10:00:30Z")
+    };
+    let s = text.trim().trim_end_matches(['Z', 'z']);
+    let (date, clock) = match s.find(['T', 't', ' ']) {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    };
+    let mut d = date.split('-');
+    let (Some(y), Some(m), Some(dd), None) = (d.next(), d.next(), d.next(), d.next()) else {
+        return Err(bad());
+    };
+    let y: i64 = y.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    let dd: u32 = dd.parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&dd) || y < 1970 {
+        return Err(bad());
+    }
+    let mut ms: u64 = 0;
+    if !clock.is_empty() {
+        let mut c = clock.split(':');
+        let h: u64 = c.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let mi: u64 = c.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let sec: f64 = match c.next() {
+            Some(x) => x.parse().map_err(|_| bad())?,
+            None => 0.0,
+        };
+        if c.next().is_some() || h > 23 || mi > 59 || !(0.0..61.0).contains(&sec) {
+            return Err(bad());
+        }
+        ms = (h * 3600 + mi * 60) * 1000 + (sec * 1000.0).round() as u64;
+    }
+    let days = days_from_civil(y, m, dd);
+    Ok(days as u64 * 86_400_000 + ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,14 @@
 
 pub mod harden;
 pub mod process;
+pub mod report;
 pub mod signals;
 pub mod stdin;
 pub mod tail;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use nsgflow::aggregate::{KeySpec, Seconds};
@@ -17,6 +18,7 @@ use nsgflow::config::Config;
 use nsgflow::encode::Format;
 use nsgflow::output::DeadLetterWriter;
 use nsgflow::pipeline::Pipeline;
+use nsgflow::reputation::FeedConfig;
 
 /// Flags every command takes.
 #[derive(clap::Args)]
@@ -36,6 +38,66 @@ pub struct CommonArgs {
     /// No summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+}
+
+/// The enrichment flags every command takes (`process`, `tail`, `report`): feeds,
+/// topology, service tags and geography. Each wins over its config-file setting.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EnrichArgs {
+    /// A threat feed file, [NAME=]PATH, format guessed from the name (repeat for more).
+    #[arg(long = "feeds", value_name = "[NAME=]PATH")]
+    pub feeds: Vec<String>,
+    /// Your VNets, subnets and gateways (YAML), for FlowType.
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// Azure's ServiceTags_Public_*.json, to recognise Microsoft addresses.
+    #[arg(long, value_name = "FILE")]
+    pub service_tags: Option<PathBuf>,
+    /// A MaxMind-format country database (.mmdb): country of public addresses.
+    #[arg(long, value_name = "FILE")]
+    pub geoip_country: Option<PathBuf>,
+    /// ASN ranges as CSV (start,end,asn,organisation); repeat for IPv4 and IPv6 files.
+    #[arg(long, value_name = "FILE")]
+    pub geoip_asn: Vec<PathBuf>,
+}
+
+impl EnrichArgs {
+    /// Puts the flags given into `config`.
+    fn apply(&self, config: &mut Config) -> Result<(), String> {
+        if !self.feeds.is_empty() {
+            config.reputation.feeds = self
+                .feeds
+                .iter()
+                .map(|f| FeedConfig::from_arg(f))
+                .collect::<Result<_, _>>()?;
+        }
+        if self.topology.is_some() {
+            config.topology = self.topology.clone();
+        }
+        if self.service_tags.is_some() {
+            config.service_tags = self.service_tags.clone();
+        }
+        if self.geoip_country.is_some() {
+            config.geoip.country = self.geoip_country.clone();
+        }
+        if !self.geoip_asn.is_empty() {
+            config.geoip.asn = self.geoip_asn.clone();
+        }
+        Ok(())
+    }
+}
+
+/// Loads the config file (or the defaults) and lays the enrichment flags over it: the
+/// start of every command's resolver.
+pub fn load_config(path: Option<&Path>, enrich: &EnrichArgs) -> Result<Config, String> {
+    let mut config = match path {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    enrich.apply(&mut config)?;
+    Ok(config)
 }
 
 /// The aggregation flags (`process` and `tail`).
@@ -72,10 +134,7 @@ impl CommonArgs {
     /// Loads the config (or the defaults) and lays the flags over it: the one place
     /// where flags win over the config.
     pub fn resolve(&self, args: &AggregateArgs) -> Result<Resolved, String> {
-        let mut config = match &self.config {
-            Some(path) => Config::load(path).map_err(|e| e.to_string())?,
-            None => Config::default(),
-        };
+        let mut config = load_config(self.config.as_deref(), &self.enrich)?;
         if self.format.is_some() {
             config.format = self.format;
         }

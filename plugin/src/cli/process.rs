@@ -14,7 +14,6 @@ use nsgflow::config::ProgressMode;
 use nsgflow::engine::InputOutcome;
 use nsgflow::input::{self, Input};
 use nsgflow::pipeline::{FlushError, Pipeline};
-use nsgflow::reputation::FeedConfig;
 
 use super::signals::{Signal, Signals};
 use super::{AggregateArgs, CommonArgs, Open};
@@ -34,34 +33,12 @@ pub struct ProcessArgs {
     checkpoint: Option<PathBuf>,
     #[command(flatten)]
     aggregation: AggregateArgs,
-    /// A threat feed file, [NAME=]PATH, format guessed from the name (repeat for more).
-    #[arg(long = "feeds", value_name = "[NAME=]PATH")]
-    feeds: Vec<String>,
-    /// Your VNets, subnets and gateways (YAML), for FlowType.
-    #[arg(long, value_name = "FILE")]
-    topology: Option<PathBuf>,
-    /// Azure's ServiceTags_Public_*.json, to recognise Microsoft addresses.
-    #[arg(long, value_name = "FILE")]
-    service_tags: Option<PathBuf>,
 }
 
 pub fn run(args: ProcessArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
-    let mut resolved = args.common.resolve(&args.aggregation)?;
-    let config = &mut resolved.config;
-    if !args.feeds.is_empty() {
-        config.reputation.feeds = args
-            .feeds
-            .iter()
-            .map(|f| FeedConfig::from_arg(f))
-            .collect::<Result<_, _>>()?;
-    }
-    if args.topology.is_some() {
-        config.topology = args.topology.clone();
-    }
-    if args.service_tags.is_some() {
-        config.service_tags = args.service_tags.clone();
-    }
+    let resolved = args.common.resolve(&args.aggregation)?;
+    let config = &resolved.config;
     let progress = args.progress.or(config.progress).unwrap_or_default();
     let paths = if args.paths.is_empty() {
         config.inputs.clone()

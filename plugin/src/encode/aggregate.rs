@@ -16,6 +16,7 @@ pub fn enrichment<'a, 'e>(a: &'a AggregateEvent<'e>) -> Enrichment<'a, 'e> {
         dst: a.dst.as_ref(),
         malicious: a.malicious,
         flow_type: a.flow_type,
+        own_geo_fields: true,
     }
 }
 
@@ -56,7 +57,11 @@ pub fn write_traffic(o: &mut Obj<'_>, a: &AggregateEvent<'_>) {
 }
 
 /// `src_class`, `src_network`, `dst_class`, `dst_network` and the enrichment fields.
-pub fn write_classes(o: &mut Obj<'_>, a: &AggregateEvent<'_>) {
+pub fn write_classes(
+    o: &mut Obj<'_>,
+    a: &AggregateEvent<'_>,
+    en: &super::enrich::Enrichment<'_, '_>,
+) {
     if let Some(s) = &a.src {
         o.clean_str(k!("src_class"), s.class.as_str());
         o.opt_str(k!("src_network"), s.network);
@@ -65,7 +70,7 @@ pub fn write_classes(o: &mut Obj<'_>, a: &AggregateEvent<'_>) {
         o.clean_str(k!("dst_class"), d.class.as_str());
         o.opt_str(k!("dst_network"), d.network);
     }
-    enrich::write_fields(o, &enrichment(a));
+    enrich::write_fields(o, en);
 }
 
 /// `rule`, `flow_log_kind`, `subscription_id`, `resource_group`, `nsg` or

@@ -152,6 +152,7 @@ impl Encode for EcsEncoder {
         }
         s.opt_u64(k!("packets"), t.packets_src_to_dst);
         s.opt_u64(k!("bytes"), t.bytes_src_to_dst);
+        enrich::write_ecs_geo(&mut s, &e.src);
         s.close();
 
         let mut d = o.object(k!("destination"));
@@ -162,6 +163,7 @@ impl Encode for EcsEncoder {
         }
         d.opt_u64(k!("packets"), t.packets_dst_to_src);
         d.opt_u64(k!("bytes"), t.bytes_dst_to_src);
+        enrich::write_ecs_geo(&mut d, &e.dst);
         d.close();
 
         let mut n = o.object(k!("network"));
@@ -195,7 +197,7 @@ impl Encode for EcsEncoder {
         rel.close();
 
         o.splice(&g.top);
-        let en = Enrichment::of(e);
+        let en = Enrichment::of(e).native_geo();
         enrich::write_ecs_threat(&mut o, &en);
 
         let mut ns = o.object(k!("nsgflow"));
@@ -264,6 +266,9 @@ impl Encode for EcsEncoder {
         s.opt_u64(k!("port"), a.src_port.map(u64::from));
         s.u64(k!("packets"), c.packets[0]);
         s.u64(k!("bytes"), c.bytes[0]);
+        if let Some(e) = &a.src {
+            enrich::write_ecs_geo(&mut s, e);
+        }
         s.close();
         let mut d = o.object(k!("destination"));
         if let Some(e) = &a.dst {
@@ -272,6 +277,9 @@ impl Encode for EcsEncoder {
         d.opt_u64(k!("port"), a.dst_port.map(u64::from));
         d.u64(k!("packets"), c.packets[1]);
         d.u64(k!("bytes"), c.bytes[1]);
+        if let Some(e) = &a.dst {
+            enrich::write_ecs_geo(&mut d, e);
+        }
         d.close();
 
         let mut n = o.object(k!("network"));
@@ -326,7 +334,7 @@ impl Encode for EcsEncoder {
         enrich::write_ecs_threat(&mut o, &agg::enrichment(a));
 
         let mut ns = o.object(k!("nsgflow"));
-        agg::write_classes(&mut ns, a);
+        agg::write_classes(&mut ns, a, &agg::enrichment(a).native_geo());
         agg::write_aggregate_object(&mut ns, a, &mut self.time);
         ns.close();
 

@@ -1,6 +1,6 @@
 //! The reputation and topology fields, shared by every encoder: nsgflow's own names
 //! (flat at the top level, the others under `nsgflow.*`), and each schema's threat mapping.
-//! Nothing here is written unless feeds or a topology are configured.
+//! Nothing here is written unless feeds, a topology or geography databases are configured.
 
 use super::json::Obj;
 use crate::event::{Endpoint, FlowEvent};
@@ -19,6 +19,9 @@ struct SideKeys {
     gateway: &'static str,
     gateway_type: &'static str,
     service_tag: &'static str,
+    country: &'static str,
+    asn: &'static str,
+    as_org: &'static str,
 }
 
 const SRC: SideKeys = SideKeys {
@@ -32,6 +35,9 @@ const SRC: SideKeys = SideKeys {
     gateway: k!("src_gateway"),
     gateway_type: k!("src_gateway_type"),
     service_tag: k!("src_service_tag"),
+    country: k!("src_country"),
+    asn: k!("src_asn"),
+    as_org: k!("src_as_org"),
 };
 
 const DST: SideKeys = SideKeys {
@@ -45,6 +51,9 @@ const DST: SideKeys = SideKeys {
     gateway: k!("dst_gateway"),
     gateway_type: k!("dst_gateway_type"),
     service_tag: k!("dst_service_tag"),
+    country: k!("dst_country"),
+    asn: k!("dst_asn"),
+    as_org: k!("dst_as_org"),
 };
 
 /// What the encoders need to write the enrichment of an event or an aggregate.
@@ -54,9 +63,21 @@ pub struct Enrichment<'a, 'e> {
     pub dst: Option<&'a Endpoint<'e>>,
     pub malicious: Option<bool>,
     pub flow_type: Option<FlowType>,
+    /// Whether [`write_fields`] writes the geography (`src_country`, `src_asn`,
+    /// `src_as_org`): flat and Splunk, which have no place of their own for it. ECS and
+    /// OCSF put it in their endpoint objects instead ([`write_ecs_geo`], [`write_ocsf_geo`]).
+    pub own_geo_fields: bool,
 }
 
 impl<'a, 'e> Enrichment<'a, 'e> {
+    /// Leaves the geography to the schema's own endpoint fields.
+    pub fn native_geo(self) -> Self {
+        Enrichment {
+            own_geo_fields: false,
+            ..self
+        }
+    }
+
     /// The enrichment of one flow event.
     pub fn of(e: &'a FlowEvent<'e>) -> Self {
         Enrichment {
@@ -64,6 +85,7 @@ impl<'a, 'e> Enrichment<'a, 'e> {
             dst: Some(&e.dst),
             malicious: e.malicious,
             flow_type: e.flow_type,
+            own_geo_fields: true,
         }
     }
 
@@ -114,6 +136,13 @@ pub fn write_fields(o: &mut Obj<'_>, en: &Enrichment<'_, '_>) {
             o.str(k.service_tag, &tag.name);
             if e.site.is_none() {
                 o.opt_str(k.region, tag.region.as_deref());
+            }
+        }
+        if en.own_geo_fields {
+            o.opt_str(k.country, e.country);
+            if let Some(a) = e.asn {
+                o.u64(k.asn, u64::from(a.number));
+                o.str(k.as_org, &a.organisation);
             }
         }
     }
@@ -214,4 +243,38 @@ pub fn write_ocsf_osint(o: &mut Obj<'_>, en: &Enrichment<'_, '_>) {
             }
         }
     });
+}
+
+/// ECS, inside `source` / `destination`: `geo.country_iso_code`, `as.number`,
+/// `as.organization.name`.
+pub fn write_ecs_geo(o: &mut Obj<'_>, e: &Endpoint<'_>) {
+    if let Some(c) = e.country {
+        let mut geo = o.object(k!("geo"));
+        geo.str(k!("country_iso_code"), c);
+        geo.close();
+    }
+    if let Some(a) = e.asn {
+        let mut asys = o.object(k!("as"));
+        asys.u64(k!("number"), u64::from(a.number));
+        let mut org = asys.object(k!("organization"));
+        org.str(k!("name"), &a.organisation);
+        org.close();
+        asys.close();
+    }
+}
+
+/// OCSF, inside `src_endpoint` / `dst_endpoint`: `location.country`,
+/// `autonomous_system.number` and `.name`.
+pub fn write_ocsf_geo(o: &mut Obj<'_>, e: &Endpoint<'_>) {
+    if let Some(c) = e.country {
+        let mut loc = o.object(k!("location"));
+        loc.str(k!("country"), c);
+        loc.close();
+    }
+    if let Some(a) = e.asn {
+        let mut asys = o.object(k!("autonomous_system"));
+        asys.u64(k!("number"), u64::from(a.number));
+        asys.str(k!("name"), &a.organisation);
+        asys.close();
+    }
 }

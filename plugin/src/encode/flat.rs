@@ -84,7 +84,7 @@ impl FlatEncoder {
         }
         agg::write_counts(&mut o, a);
         agg::write_traffic(&mut o, a);
-        agg::write_classes(&mut o, a);
+        agg::write_classes(&mut o, a, &agg::enrichment(a));
         o.opt_clean_str(k!("l7_protocol"), a.l7_protocol);
         agg::write_context(&mut o, a);
         agg::write_flush(&mut o, a);

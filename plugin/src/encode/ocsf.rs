@@ -139,6 +139,7 @@ impl Encode for OcsfEncoder {
         if nic_is_source && !g.mac.is_empty() {
             s.raw(k!("mac"), &g.mac);
         }
+        enrich::write_ocsf_geo(&mut s, &e.src);
         s.close();
         let mut d = o.object(k!("dst_endpoint"));
         d.clean_str(k!("ip"), e.dst.ip_text);
@@ -146,6 +147,7 @@ impl Encode for OcsfEncoder {
         if !nic_is_source && !g.mac.is_empty() {
             d.raw(k!("mac"), &g.mac);
         }
+        enrich::write_ocsf_geo(&mut d, &e.dst);
         d.close();
 
         let mut c = o.object(k!("connection_info"));
@@ -183,7 +185,7 @@ impl Encode for OcsfEncoder {
             tr.close();
         }
         o.splice(&g.top);
-        let en = Enrichment::of(e);
+        let en = Enrichment::of(e).native_geo();
         enrich::write_ocsf_osint(&mut o, &en);
 
         let mut un = o.object(k!("unmapped"));
@@ -236,12 +238,18 @@ impl Encode for OcsfEncoder {
             s.clean_str(k!("ip"), e.ip_text);
         }
         s.opt_u64(k!("port"), a.src_port.map(u64::from));
+        if let Some(e) = &a.src {
+            enrich::write_ocsf_geo(&mut s, e);
+        }
         s.close();
         let mut d = o.object(k!("dst_endpoint"));
         if let Some(e) = &a.dst {
             d.clean_str(k!("ip"), e.ip_text);
         }
         d.opt_u64(k!("port"), a.dst_port.map(u64::from));
+        if let Some(e) = &a.dst {
+            enrich::write_ocsf_geo(&mut d, e);
+        }
         d.close();
         let mut ci = o.object(k!("connection_info"));
         if let Some(p) = a.protocol {
@@ -278,7 +286,7 @@ impl Encode for OcsfEncoder {
         enrich::write_ocsf_osint(&mut o, &agg::enrichment(a));
         let mut un = o.object(k!("unmapped"));
         let mut ns = un.object(k!("nsgflow"));
-        agg::write_classes(&mut ns, a);
+        agg::write_classes(&mut ns, a, &agg::enrichment(a).native_geo());
         ns.opt_clean_str(k!("l7_protocol"), a.l7_protocol);
         agg::write_aggregate_object(&mut ns, a, &mut self.time);
         ns.close();

@@ -185,7 +185,7 @@ impl Encode for SplunkEncoder {
         ev.opt_str(k!("vendor_account"), ctx.subscription_id.as_deref());
         enrich::write_splunk_threat(&mut ev, &agg::enrichment(a));
         let mut ns = ev.object(k!("nsgflow"));
-        agg::write_classes(&mut ns, a);
+        agg::write_classes(&mut ns, a, &agg::enrichment(a));
         agg::write_aggregate_object(&mut ns, a, &mut self.time);
         ns.close();
         let mut az = ev.object(k!("azure"));

@@ -1,0 +1,219 @@
+//! `nsgflow report`: the same inputs and enrichment as `process`, into one self-contained
+//! HTML page instead of events. The report model is a tap on the same pipeline, whose
+//! event output goes nowhere.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use nsgflow::aggregate::FlushReason;
+use nsgflow::checkpoint::{run_inputs, InputRun, RunHooks};
+use nsgflow::engine::{EventHandler, InputOutcome};
+use nsgflow::event::FlowEvent;
+use nsgflow::output::DeadLetterWriter;
+use nsgflow::pipeline::{Pipeline, Tap};
+use nsgflow::report::html::{self, PageInfo};
+use nsgflow::report::{ReportModel, Summary};
+use nsgflow::time::parse_utc_ms;
+
+use super::EnrichArgs;
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Files, directories (walked recursively for *.json, *.ndjson, *.jsonl) or - for stdin.
+    paths: Vec<String>,
+    /// The HTML file to write (- for stdout).
+    #[arg(long, short, value_name = "FILE")]
+    output: String,
+    /// A YAML config file (see docs/config.example.yaml); flags given here win over it.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Only flows at or after this UTC time (2026-03-02, 2026-03-02T10:00, ...).
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// Only flows before this UTC time.
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// Rows in each "top" table [default: 10].
+    #[arg(long, value_name = "N")]
+    top: Option<usize>,
+    /// The page's title [default: nsgflow report].
+    #[arg(long)]
+    title: Option<String>,
+    /// No summary line on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    enrich: EnrichArgs,
+}
+
+pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
+    let started = Instant::now();
+    let mut config = super::load_config(args.config.as_deref(), &args.enrich)?;
+    // The report reads every tuple itself: aggregation settings do not apply.
+    config.aggregate.enabled = false;
+    let mut rc = config.report.clone();
+    if let Some(n) = args.top {
+        if n == 0 {
+            return Err("--top 0: give at least 1 row per table".into());
+        }
+        rc.top = n;
+    }
+    rc.from_ms = args
+        .from
+        .as_deref()
+        .map(parse_utc_ms)
+        .transpose()
+        .map_err(|e| format!("--from: {e}"))?;
+    rc.to_ms = args
+        .to
+        .as_deref()
+        .map(parse_utc_ms)
+        .transpose()
+        .map_err(|e| format!("--to: {e}"))?;
+    if let (Some(f), Some(t)) = (rc.from_ms, rc.to_ms) {
+        if f >= t {
+            return Err(format!(
+                "--from {} is not before --to {}",
+                args.from.unwrap_or_default(),
+                args.to.unwrap_or_default()
+            ));
+        }
+    }
+    let paths = if args.paths.is_empty() {
+        config.inputs.clone()
+    } else {
+        args.paths.clone()
+    };
+    if paths.is_empty() {
+        return Err(
+            "no input: name files, directories or - (stdin), or set `inputs` in the config".into(),
+        );
+    }
+    // No event output: every event goes to the model; rejections are only counted.
+    let mut pipeline = config.pipeline(io::sink(), DeadLetterWriter::new(None))?;
+    let model = Arc::new(Mutex::new(ReportModel::new(rc)));
+    pipeline.add_tap(Box::new(ModelTap(Arc::clone(&model))));
+    let (inputs, errors) = nsgflow::input::expand(&paths);
+    for e in &errors {
+        eprintln!("nsgflow: error: {e}");
+    }
+    let mut hooks = Hooks {
+        failed: !errors.is_empty(),
+    };
+    run_inputs(&mut pipeline, None, &inputs, &mut hooks);
+    pipeline.finish(FlushReason::EndOfInput);
+    let failed = hooks.failed;
+    let stats = &pipeline.engine.stats;
+    let model = model.lock().unwrap_or_else(PoisonError::into_inner);
+    let summary = Summary::new(&model, stats);
+    let page = html::render(
+        &summary,
+        &PageInfo {
+            title: args.title.clone().unwrap_or_default(),
+            inputs: paths.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            // Detection (issue 9) fills this once it lands; until then the page says how
+            // it will appear.
+            alerts: None,
+        },
+    );
+    write_atomically(&args.output, page.as_bytes())?;
+    if !args.quiet {
+        eprintln!(
+            "{}; report: {} flows, {} written to {} in {:.2} s",
+            stats.summary(started.elapsed()),
+            summary.total.flows,
+            html::bytes(page.len() as u64),
+            args.output,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The report model as a pipeline tap; the command keeps the other handle to read the
+/// model once the inputs are read.
+struct ModelTap(Arc<Mutex<ReportModel>>);
+
+impl Tap for ModelTap {
+    fn event(&mut self, event: &FlowEvent<'_>) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .event(event);
+    }
+}
+
+/// The report's side of the run loop: messages, and stdin read whole.
+struct Hooks {
+    failed: bool,
+}
+
+impl<W: Write> RunHooks<W> for Hooks {
+    fn done(&mut self, name: &str, run: InputRun) {
+        match run {
+            InputRun::Unchanged => {}
+            InputRun::Failed(e) => {
+                self.failed = true;
+                eprintln!("nsgflow: error: {e}");
+            }
+            InputRun::NotFlowLog(why) => {
+                self.failed = true;
+                eprintln!("nsgflow: error: {name}: not a flow log: {why}");
+            }
+            InputRun::Read { incomplete, .. } => {
+                if incomplete {
+                    eprintln!("nsgflow: warning: {name}: ends inside a record (a blob still being written?); the complete records were read, the tail is counted as `incomplete`");
+                }
+            }
+        }
+    }
+
+    fn stdin(&mut self, pipeline: &mut Pipeline<W>) -> InputRun {
+        let mut buf = Vec::new();
+        if let Err(e) = io::stdin().lock().read_to_end(&mut buf) {
+            pipeline.engine.stats.input_failed();
+            return InputRun::Failed(format!("-: cannot read: {e}"));
+        }
+        match nsgflow::input::as_text(&buf) {
+            Ok(text) => match pipeline.process("-", text) {
+                InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
+                InputOutcome::Read { incomplete } => InputRun::Read {
+                    pending: 0,
+                    incomplete,
+                    restarted: false,
+                },
+            },
+            Err(why) => {
+                pipeline.engine.stats.input_failed();
+                InputRun::NotFlowLog(why)
+            }
+        }
+    }
+}
+
+/// Writes the page next to its final name and renames it over, so a reader never sees a
+/// half-written report.
+fn write_atomically(target: &str, bytes: &[u8]) -> Result<(), String> {
+    if target == "-" {
+        let mut out = io::stdout().lock();
+        return out
+            .write_all(bytes)
+            .and_then(|_| out.flush())
+            .map_err(|e| format!("writing the report to stdout: {e}"));
+    }
+    let path = std::path::Path::new(target);
+    let tmp = path.with_extension("html.tmp");
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            format!("cannot write {target}: {e} (check the directory exists and is writable)")
+        })
+}

@@ -1,0 +1,339 @@
+//! `nsgflow report`, run as a user runs it, and the page it writes rendered by a real
+//! browser: headless Chromium (Debian's `chromium`, which `.ci/run` installs). The browser
+//! test fails on any JavaScript console message, checks the key numbers in the rendered
+//! DOM (`--dump-dom`) and that the screenshot (`--screenshot`) is not blank. Without
+//! Chromium it is skipped with a message, except in CI (`CI=true`), where it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use nsgflow::config::Config;
+use nsgflow::engine::Engine;
+use nsgflow::output::DeadLetterWriter;
+use nsgflow::report::html::{bytes, num};
+use nsgflow::report::{ReportConfig, ReportModel, Summary};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nsgflow-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn nsgflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nsgflow"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run nsgflow")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The README's report command: the Azure blob layout fixture, the hand-counted report
+/// fixture and the other good fixtures, with the enrichment fixtures (feeds, topology,
+/// service tags).
+const INPUTS: [&str; 5] = [
+    "tests/fixtures/azure-layout",
+    "tests/fixtures/report/hand-counted.json",
+    "tests/fixtures/nsg-v2-blob.json",
+    "tests/fixtures/vnet-blob.json",
+    "tests/fixtures/nsg-v1-blob.json",
+];
+const CONFIG: &str = "tests/fixtures/enrichment/enrichment.yaml";
+
+/// The numbers the page must show, from the library's own model over the same inputs.
+fn expected() -> Summary {
+    let config = Config::load(&repo().join(CONFIG)).unwrap();
+    let mut engine = Engine::new(config.enricher().unwrap());
+    let mut model = ReportModel::new(ReportConfig::default());
+    let mut dead = DeadLetterWriter::new(None);
+    let (inputs, errors) = nsgflow::input::expand(
+        &INPUTS
+            .iter()
+            .map(|p| repo().join(p).display().to_string())
+            .collect::<Vec<_>>(),
+    );
+    assert!(errors.is_empty());
+    for i in inputs {
+        if let nsgflow::input::Input::File(p) = i {
+            let t = std::fs::read_to_string(&p).unwrap();
+            engine.process(&p.display().to_string(), &t, &mut model, &mut dead);
+        }
+    }
+    Summary::new(&model, &engine.stats)
+}
+
+fn render_report(out: &Path) -> Output {
+    let mut args: Vec<&str> = vec!["report"];
+    args.extend(INPUTS);
+    let out_s = out.display().to_string();
+    args.extend(["--config", CONFIG, "--output", &out_s]);
+    nsgflow(&args)
+}
+
+#[test]
+fn report_command_writes_one_self_contained_page() {
+    let out = tmp("fixtures.html");
+    let run = render_report(&out);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("report:") && stderr.contains("written to"),
+        "{stderr}"
+    );
+    let page = std::fs::read_to_string(&out).unwrap();
+    let s = expected();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+    // Every view is there.
+    for id in [
+        "overview",
+        "time",
+        "talkers",
+        "ports",
+        "open",
+        "denied",
+        "rules",
+        "malicious",
+        "geo",
+        "volume",
+        "alerts",
+    ] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "view {id} missing");
+    }
+    assert!(page.contains(&num(s.total.flows)));
+    // Nothing is fetched: no external URL, script or stylesheet.
+    for needle in ["http://", "https://", " src=\"", "<link", "@import", "url("] {
+        assert!(!page.contains(needle), "{needle} in the page");
+    }
+}
+
+#[test]
+fn empty_input_gives_a_valid_page_saying_no_flows() {
+    let input = tmp("empty.json");
+    std::fs::write(&input, "{\"records\":[]}\n").unwrap();
+    let out = tmp("empty.html");
+    let run = nsgflow(&[
+        "report",
+        &input.display().to_string(),
+        "--output",
+        &out.display().to_string(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let page = std::fs::read_to_string(&out).unwrap();
+    assert!(page.contains("No flows in the input"), "{page}");
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+}
+
+/// `-` reads stdin; `--from`/`--to` narrow the report and the page says what was left out.
+#[test]
+fn stdin_and_time_range() {
+    use std::io::Write;
+    let out = tmp("stdin.html");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nsgflow"))
+        .args([
+            "report",
+            "-",
+            "--from",
+            "2026-03-02T10:10",
+            "--to",
+            "2026-03-02T11:00Z",
+            "--output",
+        ])
+        .arg(&out)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let blob = std::fs::read(repo().join("tests/fixtures/report/hand-counted.json")).unwrap();
+    child.stdin.take().unwrap().write_all(&blob).unwrap();
+    let run = child.wait_with_output().unwrap();
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let page = std::fs::read_to_string(&out).unwrap();
+    // In [10:10, 11:00): tuples 5 to 11 of the hand-counted fixture, 6 flows; 5 left out.
+    assert!(
+        page.contains("<div class=\"lbl\">Flows</div><div class=\"val\">6</div>"),
+        "6 flows in the overview"
+    );
+    assert!(
+        page.contains("5 tuples left out"),
+        "the page says what --from/--to left out"
+    );
+}
+
+#[test]
+fn bad_arguments_say_what_is_wrong() {
+    let out = tmp("bad.html").display().to_string();
+    let run = nsgflow(&[
+        "report",
+        "tests/fixtures/nsg-v2-blob.json",
+        "--output",
+        &out,
+        "--from",
+        "yesterday",
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        text(&run.stderr).contains("--from: `yesterday` is not a UTC time"),
+        "{}",
+        text(&run.stderr)
+    );
+    let run = nsgflow(&[
+        "report",
+        "tests/fixtures/nsg-v2-blob.json",
+        "--output",
+        &out,
+        "--geoip-country",
+        "no/such/GeoLite2-Country.mmdb",
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        text(&run.stderr).contains("no/such/GeoLite2-Country.mmdb"),
+        "{}",
+        text(&run.stderr)
+    );
+}
+
+/// Chromium, or `None` (skipped with a message) outside CI.
+fn chromium(test: &str) -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("NSGFLOW_CHROMIUM").map(PathBuf::from),
+        Some("chromium".into()),
+        Some("chromium-browser".into()),
+    ];
+    for c in candidates.into_iter().flatten() {
+        if Command::new(&c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return Some(c);
+        }
+    }
+    let why = "Chromium is not installed (apt-get install chromium, as .ci/run does, or set NSGFLOW_CHROMIUM)";
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: {why} (CI=true: the browser test must not be skipped)");
+    }
+    eprintln!("{test}: SKIPPED: {why}");
+    None
+}
+
+/// Headless Chromium with the flags that work in containers, a fresh profile each run.
+fn headless(chromium: &Path, profile: &Path, extra: &[&str], url: &str) -> Output {
+    let profile = format!("--user-data-dir={}", profile.display());
+    Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            &profile,
+        ])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("run chromium")
+}
+
+/// Console messages (errors, warnings, logs) Chromium reports for the page.
+fn console_messages(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.contains(":CONSOLE")).collect()
+}
+
+#[test]
+fn browser_renders_the_report_without_errors() {
+    let Some(chromium) = chromium("browser_renders_the_report_without_errors") else {
+        return;
+    };
+    let out = tmp("browser.html");
+    let run = render_report(&out);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let url = format!("file://{}", out.display());
+    let s = expected();
+
+    let dom = headless(&chromium, &tmp("profile-dom"), &["--dump-dom"], &url);
+    let stderr = text(&dom.stderr);
+    assert!(dom.status.success(), "chromium failed: {stderr}");
+    let console = console_messages(&stderr);
+    assert!(
+        console.is_empty(),
+        "JavaScript console messages: {console:#?}"
+    );
+    let dom = text(&dom.stdout);
+    // The script ran to its end.
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the page's script did not finish"
+    );
+    // Key numbers, as the model has them.
+    let top = &s.talkers[0];
+    for needle in [
+        num(s.total.flows),
+        num(s.total.denied),
+        bytes(s.bytes_in),
+        top.key.ip.to_string(),
+        bytes(top.tally.bytes),
+        s.denied_rules[0].key.1.clone(),
+        s.malicious[0].ip.to_string(),
+        s.open_ports[0].host.ip.to_string(),
+        format!("{:.1}&times;", s.volume[0].ratio).replace("&times;", "\u{d7}"),
+    ] {
+        assert!(
+            dom.contains(&needle),
+            "{needle} is not in the rendered page"
+        );
+    }
+
+    let shot = tmp("browser.png");
+    let run = headless(
+        &chromium,
+        &tmp("profile-shot"),
+        &[
+            "--window-size=1400,1800",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &url,
+    );
+    let stderr = text(&run.stderr);
+    assert!(run.status.success(), "chromium failed: {stderr}");
+    assert!(console_messages(&stderr).is_empty(), "{stderr}");
+    let (colors, share) = picture(&shot);
+    // A blank page is one colour; this one has charts, cards and text.
+    assert!(
+        colors > 200,
+        "only {colors} colours in the screenshot: blank?"
+    );
+    assert!(
+        share < 0.9,
+        "{:.0}% of the screenshot is one colour: blank?",
+        share * 100.0
+    );
+}
+
+/// Distinct colours in a PNG and the share of its most common one.
+fn picture(path: &Path) -> (usize, f64) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let decoder = png::Decoder::new(std::io::BufReader::new(file));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let px = info.color_type.samples();
+    let mut counts = std::collections::HashMap::new();
+    for p in buf[..info.buffer_size()].chunks(px) {
+        *counts.entry(p.to_vec()).or_insert(0usize) += 1;
+    }
+    let total: usize = counts.values().sum();
+    let most = counts.values().copied().max().unwrap_or(0);
+    (counts.len(), most as f64 / total.max(1) as f64)
+}
