@@ -2,6 +2,8 @@
 //! outputs in `golden/` are the reference every front end (the native engine, the VRL
 //! programs, the WASM build) is held to.
 
+pub mod estate;
+
 use std::path::{Path, PathBuf};
 
 use nsgflow::aggregate::{Aggregation, FlushReason};
