@@ -18,7 +18,7 @@ use crate::reputation::{Reputation, ReputationConfig};
 use crate::topology::Topology;
 
 /// Everything the `process` command can be told.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Files, directories (walked recursively) or `-` (stdin). Used when the command line
@@ -54,6 +54,15 @@ pub struct Config {
     pub service_tags: Option<PathBuf>,
     /// Aggregation per key and window (`--aggregate`, `--window`, `--key`).
     pub aggregate: AggregateConfig,
+    /// In-stream detection (`--detect`): alerts for scans, sweeps, deny bursts, fan-out,
+    /// malicious flows, new internet exposure and volume anomalies.
+    pub detect: crate::detect::DetectConfig,
+    /// Where alerts go (`--alerts`): a file, or `-` for stdout. Unset: into the main output,
+    /// told apart by `kind` / `event.kind`.
+    pub alerts: Option<String>,
+    /// Detection state kept between runs (`--detect-state`): baselines, learned exposures,
+    /// open windows. Unset: every run starts fresh.
+    pub detect_state: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -176,6 +185,9 @@ impl Config {
         }
         if self.aggregate.enabled {
             self.aggregate.validate()?;
+        }
+        if self.detect.enabled {
+            self.detect.validate()?;
         }
         Ok(e)
     }

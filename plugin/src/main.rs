@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason, KeySpec, Seconds};
 use nsgflow::checkpoint::{process_file, Checkpoint, FileRun};
 use nsgflow::config::{Config, Progress};
+use nsgflow::detect::{Detecting, Detection};
 use nsgflow::encode::{encoder, Encode, Format};
 use nsgflow::engine::{Engine, InputOutcome};
 use nsgflow::input::{self, Input};
@@ -85,6 +86,19 @@ struct ProcessArgs {
     /// Azure's ServiceTags_Public_*.json, to recognise Microsoft addresses.
     #[arg(long, value_name = "FILE")]
     service_tags: Option<PathBuf>,
+    /// Run the detection stage: alerts for port scans, sweeps, deny bursts, outbound
+    /// fan-out, malicious flows (with --feeds), new internet exposure and volume anomalies
+    /// (README: Detection; tune in the config's `detect:` section).
+    #[arg(long)]
+    detect: bool,
+    /// Where alerts go: a file, or - for stdout [default: the main output, told apart by
+    /// `kind` / `event.kind`].
+    #[arg(long, value_name = "FILE")]
+    alerts: Option<String>,
+    /// Keep detection state (baselines, learned exposures, open windows, cooldowns) in FILE
+    /// between runs; written atomically after the output is flushed. Missing: a fresh start.
+    #[arg(long, value_name = "FILE")]
+    detect_state: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -162,6 +176,20 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     if let Some(w) = args.window {
         config.aggregate.window = w;
     }
+    if args.detect {
+        config.detect.enabled = true;
+    }
+    if args.alerts.is_some() {
+        config.alerts = args.alerts.clone();
+    }
+    if args.detect_state.is_some() {
+        config.detect_state = args.detect_state.clone();
+    }
+    if (config.alerts.is_some() || config.detect_state.is_some()) && !config.detect.enabled {
+        return Err(
+            "--alerts and --detect-state belong to detection, which is off: add --detect (or `detect: {enabled: true}` in the config)".into(),
+        );
+    }
     if let Some(k) = args.key {
         config.aggregate.key = k;
     }
@@ -213,6 +241,7 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
         .aggregate
         .enabled
         .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()));
+    let mut alerting = Alerting::new(&config, &engine)?;
     let signals = Signals::install()?;
 
     let checkpoint_path = args.checkpoint.clone().or(config.checkpoint.clone());
@@ -272,8 +301,13 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
         let outcome = match inp {
             Input::File(path) if checkpoint.is_some() => {
                 let cp = checkpoint.as_mut().expect("checked above");
-                let mut h = EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut writer);
-                match process_file(&mut engine, cp, path, &mut buf, &mut h, &mut dead) {
+                let mut h = Detecting {
+                    detection: alerting.detection.as_mut(),
+                    inner: EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut writer),
+                };
+                let run = process_file(&mut engine, cp, path, &mut buf, &mut h, &mut dead);
+                alerting.drain(enc.as_mut(), &mut writer);
+                match run {
                     Ok(FileRun::Unchanged) => continue,
                     // An unfinished last record is not an error here: the next run reads it.
                     Ok(FileRun::Read {
@@ -306,9 +340,17 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
                 }
                 match input::as_text(&buf) {
                     Ok(text) => {
-                        let mut h =
-                            EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut writer);
-                        engine.process(&name, text, &mut h, &mut dead)
+                        let mut h = Detecting {
+                            detection: alerting.detection.as_mut(),
+                            inner: EventsOrAggregates::new(
+                                &mut aggregation,
+                                enc.as_mut(),
+                                &mut writer,
+                            ),
+                        };
+                        let outcome = engine.process(&name, text, &mut h, &mut dead);
+                        alerting.drain(enc.as_mut(), &mut writer);
+                        outcome
                     }
                     Err(why) => {
                         engine.stats.inputs += 1;
@@ -321,6 +363,7 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
                 let (outcome, sig) = process_stdin(
                     &mut engine,
                     &mut aggregation,
+                    &mut alerting,
                     enc.as_mut(),
                     &mut writer,
                     &mut dead,
@@ -353,6 +396,8 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
         agg.finish(reason, enc.as_mut(), &mut writer);
         engine.stats.aggregation = Some(agg.aggregator.stats);
     }
+    alerting.finish(enc.as_mut(), &mut writer)?;
+    engine.stats.detection = alerting.detection.as_ref().map(Detection::stats);
     let closed = writer.failed();
     if let Err(e) = writer.flush() {
         if e.kind() == io::ErrorKind::BrokenPipe {
@@ -365,7 +410,10 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     }
     dead.flush()
         .map_err(|e| format!("writing dead letters: {e}"))?;
-    // Events and dead letters are flushed: only now may the checkpoint move past them.
+    // Events, alerts and dead letters are flushed: only now may the detection state and
+    // the checkpoint move past them (the state first: a crash between the two re-reads
+    // input whose alerts were already raised, and the state suppresses them).
+    alerting.save()?;
     if let (Some(cp), Some(path)) = (checkpoint.as_mut(), checkpoint_path.as_deref()) {
         cp.files
             .retain(|file, _| std::path::Path::new(file).exists());
@@ -489,6 +537,7 @@ impl Signals {
 fn process_stdin<W: Write>(
     engine: &mut Engine,
     aggregation: &mut Option<Aggregation>,
+    alerting: &mut Alerting,
     enc: &mut dyn Encode,
     writer: &mut EventWriter<W>,
     dead: &mut DeadLetterWriter,
@@ -545,8 +594,12 @@ fn process_stdin<W: Write>(
             continue;
         };
         let text = input::as_text(&pending[..=last_nl]).map_err(|e| format!("stdin: {e}"))?;
-        let mut h = EventsOrAggregates::new(aggregation, &mut *enc, &mut *writer);
+        let mut h = Detecting {
+            detection: alerting.detection.as_mut(),
+            inner: EventsOrAggregates::new(aggregation, &mut *enc, &mut *writer),
+        };
         let (s, consumed) = engine.process_part("-", text, record_index, true, &mut h, dead);
+        alerting.drain(&mut *enc, &mut *writer);
         summary.add(&s);
         record_index = s.next_record_index;
         pending.drain(..consumed);
@@ -556,9 +609,86 @@ fn process_stdin<W: Write>(
         }
     }
     let text = input::as_text(&pending).map_err(|e| format!("stdin: {e}"))?;
-    let mut h = EventsOrAggregates::new(aggregation, enc, writer);
+    let mut h = Detecting {
+        detection: alerting.detection.as_mut(),
+        inner: EventsOrAggregates::new(aggregation, &mut *enc, &mut *writer),
+    };
     // On a signal, the complete records are processed; a partial last one is `incomplete`.
     let (s, _) = engine.process_part("-", text, record_index, false, &mut h, dead);
+    alerting.drain(enc, writer);
     summary.add(&s);
     Ok((engine.finish_input(total, summary), interrupted))
+}
+
+/// The detection stage of a `process` run, with where its alerts go and its state file.
+struct Alerting {
+    detection: Option<Detection>,
+    /// `--alerts`: alerts to their own file; `None` puts them into the main output.
+    writer: Option<(String, EventWriter<Box<dyn Write + Send>>)>,
+    state: Option<PathBuf>,
+}
+
+impl Alerting {
+    fn new(config: &Config, engine: &Engine) -> Result<Alerting, String> {
+        if !config.detect.enabled {
+            return Ok(Alerting {
+                detection: None,
+                writer: None,
+                state: None,
+            });
+        }
+        let mut detection = Detection::new(&config.detect, engine.enricher.clone())
+            .map_err(|e| format!("detect: {e}"))?;
+        if let Some(path) = &config.detect_state {
+            detection.load_state(path)?;
+        }
+        let writer = match &config.alerts {
+            Some(target) => Some((target.clone(), EventWriter::new(open_writer(target)?))),
+            None => None,
+        };
+        Ok(Alerting {
+            detection: Some(detection),
+            writer,
+            state: config.detect_state.clone(),
+        })
+    }
+
+    /// Writes the alerts raised so far, to `--alerts` or into the main output.
+    fn drain<W: Write>(&mut self, enc: &mut dyn Encode, main: &mut EventWriter<W>) {
+        let Some(d) = self.detection.as_mut() else {
+            return;
+        };
+        match self.writer.as_mut() {
+            Some((_, w)) => d.write_alerts(enc, w),
+            None => d.write_alerts(enc, main),
+        }
+    }
+
+    /// End of the run: without a state file the open buckets are closed; every alert is
+    /// written and the alert file flushed.
+    fn finish<W: Write>(
+        &mut self,
+        enc: &mut dyn Encode,
+        main: &mut EventWriter<W>,
+    ) -> Result<(), String> {
+        if let Some(d) = self.detection.as_mut() {
+            if self.state.is_none() {
+                d.finish();
+            }
+        }
+        self.drain(enc, main);
+        if let Some((target, w)) = self.writer.as_mut() {
+            w.flush()
+                .map_err(|e| format!("writing alerts to {target}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Saves the state (call only after every output was flushed).
+    fn save(&mut self) -> Result<(), String> {
+        match (self.detection.as_mut(), self.state.as_deref()) {
+            (Some(d), Some(path)) => d.save_state(path),
+            _ => Ok(()),
+        }
+    }
 }

@@ -22,12 +22,13 @@ use std::path::{Path, PathBuf};
 
 use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason};
 use nsgflow::checkpoint::{process_file, Checkpoint, FileRun};
+use nsgflow::detect::{Detecting, Detection};
 use nsgflow::encode::encoder;
 use nsgflow::engine::Engine;
 use nsgflow::input::{self, Input};
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 
-use crate::config::{self, CHECKPOINT_FILE};
+use crate::config::{self, CHECKPOINT_FILE, DETECT_STATE_FILE};
 
 /// What a run did, for the summary and the tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct RunReport {
     pub events: u64,
     pub rejected: u64,
     pub pending_bytes: u64,
+    /// Alerts raised (with `detect: {enabled: true}`); they are among `events`.
+    pub alerts: u64,
     pub errors: Vec<String>,
 }
 
@@ -131,6 +134,28 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         .aggregate
         .enabled
         .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()));
+    // Detection (`detect: {enabled: true}`): alerts go into stdout with the events (tell
+    // them apart by `kind` / `event.kind`); its state is kept beside the checkpoint, since
+    // every run is a fresh instance.
+    if let Some(a) = config.alerts.as_deref().filter(|a| *a != "-") {
+        return fail(format!("`alerts: {a}` is not supported here: in_exec_wasi reads alerts from stdout with the events (route them on `kind`); remove `alerts` from {}", config::CONFIG_FILE), report);
+    }
+    let detect_state = config
+        .detect_state
+        .as_deref()
+        .map(|p| base.join(p))
+        .unwrap_or_else(|| state_dir.join(DETECT_STATE_FILE));
+    let mut detection = None;
+    if config.detect.enabled {
+        let mut d = match Detection::new(&config.detect, engine.enricher.clone()) {
+            Ok(d) => d,
+            Err(e) => return fail(format!("{}: detect: {e}", config::CONFIG_FILE), report),
+        };
+        if let Err(e) = d.load_state(&detect_state) {
+            return fail(e, report);
+        }
+        detection = Some(d);
+    }
     let mut enc = encoder(config.format.unwrap_or_default(), &config.encode_options());
     let mut out = EventWriter::new(stdout);
     let mut buf = Vec::new();
@@ -149,9 +174,15 @@ pub fn run<O: Write, E: Write + Send + 'static>(
             &mut checkpoint,
             &path,
             &mut buf,
-            &mut EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut out),
+            &mut Detecting {
+                detection: detection.as_mut(),
+                inner: EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut out),
+            },
             &mut dead,
         );
+        if let Some(d) = detection.as_mut() {
+            d.write_alerts(enc.as_mut(), &mut out);
+        }
         report.rejected += engine.stats.rejected_total() - before;
         match run {
             Ok(FileRun::Unchanged) => {}
@@ -175,9 +206,16 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         agg.finish(FlushReason::EndOfInput, enc.as_mut(), &mut out);
     }
     report.events = out.lines;
-    // Events first, then the checkpoint: a crash in between repeats events, never loses them.
+    // Events first, then the detection state, then the checkpoint: a crash in between
+    // repeats events, never loses them (and the state suppresses alerts already raised).
     if let Err(e) = out.flush().and_then(|_| dead.flush()) {
         return fail(format!("cannot write events: {e}"), report);
+    }
+    if let Some(d) = detection.as_mut() {
+        if let Err(e) = d.save_state(&detect_state) {
+            return fail(e, report);
+        }
+        report.alerts = d.stats().alerts.values().sum();
     }
     checkpoint.files.retain(|k, _| seen.contains(k));
     if let Err(e) = checkpoint.save(&cp_path) {
@@ -189,8 +227,16 @@ pub fn run<O: Write, E: Write + Send + 'static>(
     }
     let _ = writeln!(
         err,
-        "nsgflow-wasi: {} files ({} with new data), {} events, {} rejected, {} bytes pending (unfinished records, read next run)",
-        report.files, report.files_with_news, report.events, report.rejected, report.pending_bytes
+        "nsgflow-wasi: {} files ({} with new data), {} events, {} rejected, {} bytes pending (unfinished records, read next run){}",
+        report.files,
+        report.files_with_news,
+        report.events,
+        report.rejected,
+        report.pending_bytes,
+        match detection.as_ref() {
+            Some(d) => format!(", {}", d.stats()),
+            None => String::new(),
+        }
     );
     (i32::from(!report.errors.is_empty()), report)
 }
