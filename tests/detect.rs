@@ -321,3 +321,57 @@ fn state_files_missing_corrupt_or_foreign() {
         assert!(err.contains("delete"), "{err}");
     }
 }
+
+#[test]
+fn memory_stays_bounded_at_a_million_sources() {
+    // A million distinct sources, each denied once on one web VM within 5 minutes: every
+    // counting detector sees a million subjects, and holds at most `max_subjects`.
+    let s = setup();
+    let rid = s.scenario.estate.nsgs[0].resource_id(&s.scenario.estate.subscription);
+    let t0 = 1_773_100_800u64;
+    let mut text = String::from("{\"records\":[");
+    for r in 0..1000u32 {
+        if r > 0 {
+            text.push(',');
+        }
+        text.push_str(&format!(
+            "{{\"time\":\"2026-03-10T00:0{}:00.0000000Z\",\"category\":\"NetworkSecurityGroupFlowEvent\",\"resourceId\":\"{rid}\",\"properties\":{{\"Version\":2,\"flows\":[{{\"rule\":\"DefaultRule_DenyAllInBound\",\"flows\":[{{\"mac\":\"000D3A280104\",\"flowTuples\":[",
+            r / 200
+        ));
+        for i in 0..1000u32 {
+            let n = r * 1000 + i;
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!(
+                "\"{},{}.{}.{}.{},10.40.1.4,{},22,T,I,D,B,,,,\"",
+                t0 + u64::from(r) * 299 / 1000,
+                60 + n / 65_536,
+                (n / 256) % 256,
+                n % 256,
+                1 + i % 7,
+                40_000 + i % 20_000
+            ));
+        }
+        text.push_str("]}]}]}}");
+    }
+    text.push_str("]}");
+    let run = detect_run(&s.config, [("million".to_string(), text.as_str())], None).unwrap();
+    let cap = s.config.detect.max_subjects;
+    let st = &run.stats;
+    eprintln!("{st}");
+    for d in ["port_scan", "sweep", "deny_burst"] {
+        assert!(st.evictions[d] > 500_000, "{d}: {st}");
+    }
+    // Three tables at most `cap` each, plus the other detectors' few subjects.
+    assert!(st.tracked <= 3 * cap + 1000, "{st}");
+    // The documented ceiling (README, Detection): at most 400 bytes per tracked subject
+    // (table slack included), so at most max_subjects x 400 B per detector.
+    assert!(st.bytes < 3 * cap * 400, "{st}");
+    if std::env::var_os("NSGFLOW_WRITE_MILLION").is_some() {
+        std::fs::write(std::env::temp_dir().join("nsgflow-million.json"), &text).unwrap();
+    }
+    assert!(st.to_string().contains("evicted"), "{st}");
+    // No alert: a million sources, each denied once, is no single source's burst.
+    assert!(run.alerts.is_empty());
+}

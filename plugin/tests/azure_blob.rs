@@ -98,6 +98,7 @@ impl Reader {
             .source
             .poll(&mut Sinks {
                 engine: &mut self.engine,
+                detection: None,
                 encoder: self.enc.as_mut(),
                 writer: &mut self.writer,
                 dead: &mut self.dead,
@@ -393,6 +394,7 @@ fn a_read_stopped_midway_is_finished_later_although_the_blob_did_not_change() {
         .source
         .poll(&mut Sinks {
             engine: &mut first.engine,
+            detection: None,
             encoder: first.enc.as_mut(),
             writer: &mut first.writer,
             dead: &mut first.dead,

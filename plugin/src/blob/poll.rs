@@ -31,6 +31,9 @@ pub struct Sinks<'a, W: Write> {
     pub encoder: &'a mut dyn Encode,
     pub writer: &'a mut EventWriter<W>,
     pub dead: &'a mut DeadLetterWriter,
+    /// The detection stage (`--detect`): it sees every event; its alerts go into `writer`
+    /// with the batch they come from, before the batch's checkpoint.
+    pub detection: Option<&'a mut crate::detect::Detection>,
 }
 
 /// What the source has done since it started.
@@ -388,9 +391,12 @@ impl<'c> BlobSource<'c> {
                             tally.rewrite_new += u64::from(matches!(p, Piece::Records(_)));
                         }
                         if let Piece::Records(t) = p {
-                            let mut h = EncodeLines {
-                                encoder: &mut *out.encoder,
-                                writer: &mut *out.writer,
+                            let mut h = crate::detect::Detecting {
+                                detection: out.detection.as_deref_mut(),
+                                inner: EncodeLines {
+                                    encoder: &mut *out.encoder,
+                                    writer: &mut *out.writer,
+                                },
                             };
                             let (s, _) = out.engine.process_part(
                                 &label,
@@ -423,6 +429,9 @@ impl<'c> BlobSource<'c> {
                     ));
                     cp.rewrite_skip.clear();
                     tally.in_rewrite = false;
+                }
+                if let Some(d) = out.detection.as_deref_mut() {
+                    d.write_alerts(&mut *out.encoder, &mut *out.writer);
                 }
                 // Events first, then the checkpoint that says they are out.
                 out.writer.flush().map_err(|e| {

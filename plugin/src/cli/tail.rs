@@ -15,6 +15,7 @@ use nsgflow::blob::client::{BlobClient, Counters};
 use nsgflow::blob::poll::{BlobSource, Sinks, OUTPUT_CLOSED};
 use nsgflow::blob::retry::RetryPolicy;
 use nsgflow::config::Config;
+use nsgflow::detect::Detection;
 use nsgflow::encode::{encoder, Format};
 use nsgflow::engine::Engine;
 use nsgflow::output::{DeadLetterWriter, EventWriter};
@@ -64,6 +65,14 @@ pub struct TailArgs {
     /// Only errors on stderr: no per-poll lines, no summary.
     #[arg(long, short)]
     quiet: bool,
+    /// Run the detection stage (README: Detection); alerts go into the output with the
+    /// events, told apart by `kind` / `event.kind`.
+    #[arg(long)]
+    detect: bool,
+    /// Keep detection state (baselines, learned exposures, open windows) in FILE; saved
+    /// after each poll, once its output is flushed. Missing: a fresh start.
+    #[arg(long, value_name = "FILE")]
+    detect_state: Option<PathBuf>,
     /// Most bytes read before a checkpoint [default: 4 MiB].
     #[arg(long, hide = true)]
     batch_bytes: Option<u64>,
@@ -88,10 +97,22 @@ fn open_append(target: &str) -> Result<Box<dyn Write + Send>, String> {
 
 pub fn run(args: TailArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::default(),
     };
+    if args.detect {
+        config.detect.enabled = true;
+    }
+    if args.detect_state.is_some() {
+        config.detect_state = args.detect_state.clone();
+    }
+    if config.detect_state.is_some() && !config.detect.enabled {
+        return Err("--detect-state belongs to detection, which is off: add --detect".into());
+    }
+    if config.alerts.as_deref().is_some_and(|a| a != "-") {
+        return Err("`alerts` names a file, but `nsgflow tail` writes alerts into its output with the events (route them on `kind`): remove `alerts` from the config".into());
+    }
     if config.aggregate.enabled {
         return Err(
             "`aggregate` is set in the config, but `nsgflow tail` does not aggregate yet: \
@@ -152,6 +173,17 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
     let mut enc = encoder(format, &config.encode_options());
     // Reputation feeds and topology apply to blob reads as to files.
     let mut engine = Engine::new(config.enricher()?);
+    let mut detection = match config.detect.enabled {
+        true => {
+            let mut d = Detection::new(&config.detect, engine.enricher.clone())
+                .map_err(|e| format!("detect: {e}"))?;
+            if let Some(p) = &config.detect_state {
+                d.load_state(p)?;
+            }
+            Some(d)
+        }
+        false => None,
+    };
     let interval = Duration::from_secs_f64(cfg.poll_interval_secs);
     let mut source = BlobSource::new(&client, cfg)?;
 
@@ -166,6 +198,7 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
             encoder: enc.as_mut(),
             writer: &mut writer,
             dead: &mut dead,
+            detection: detection.as_mut(),
         });
         polls += 1;
         let report = match report {
@@ -173,6 +206,11 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
             Err(e) if e == OUTPUT_CLOSED => return Ok(ExitCode::SUCCESS),
             Err(e) => return Err(e),
         };
+        // Every batch of this poll was flushed before its checkpoint: the detection state
+        // may now move past them too.
+        if let (Some(d), Some(p)) = (detection.as_mut(), config.detect_state.as_deref()) {
+            d.save_state(p)?;
+        }
         for m in &report.messages {
             failed |= m.starts_with("error");
             eprintln!("nsgflow: {m}");
@@ -206,6 +244,7 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("writing events to {output}: {e}"))?;
     dead.flush()
         .map_err(|e| format!("writing dead letters: {e}"))?;
+    engine.stats.detection = detection.as_ref().map(Detection::stats);
     if !args.quiet {
         let c = &client.counters;
         let s = &source.stats;

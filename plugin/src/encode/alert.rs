@@ -324,8 +324,8 @@ pub fn ocsf(a: &Alert) -> Value {
     m.insert("observables".into(), Value::Array(obs));
     if !c.feeds.is_empty() {
         m.insert(
-            "threat_info".into(),
-            json!({"feeds": c.feeds, "category": c.feed_category, "ip": c.indicator.map(|i| i.to_string())}),
+            "unmapped".into(),
+            json!({"nsgflow": {"threat": {"feeds": c.feeds, "category": c.feed_category, "ip": c.indicator.map(|i| i.to_string())}}}),
         );
     }
     v
