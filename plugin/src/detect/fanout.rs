@@ -19,6 +19,7 @@ impl Fanout {
     pub fn event(&mut self, e: &FlowEvent<'_>, ctx: &mut Ctx<'_>) {
         let t = e.tuple;
         if t.action != Action::Allow
+            || !super::attempt(t)
             || t.direction != Direction::Outbound
             || e.dst.class != AddressClass::Public
             || e.src.class == AddressClass::Public

@@ -44,7 +44,7 @@ pub mod sweep;
 pub mod table;
 pub mod volume_anomaly;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::IpAddr;
 
@@ -149,6 +149,16 @@ fn failed(t: &FlowTuple<'_>) -> bool {
     t.action == Action::Deny
         || t.state == Some(FlowState::Deny)
         || (t.state == Some(FlowState::End) && t.packets_dst_to_src == Some(0))
+}
+
+/// A flow's first sighting: a begin tuple, a denied one, or a v1 tuple (no state). Continue
+/// and end tuples of the same flow are not counted again as attempts.
+#[inline]
+fn attempt(t: &FlowTuple<'_>) -> bool {
+    matches!(
+        t.state,
+        None | Some(FlowState::Begin) | Some(FlowState::Deny)
+    ) || t.action == Action::Deny
 }
 
 /// Azure's own platform addresses (load-balancer probes, DNS, metadata) and loopback never
@@ -267,7 +277,7 @@ impl Detection {
             ),
             new_exposure: c.new_exposure.enabled.then(|| new_exposure::NewExposure {
                 config: c.new_exposure.clone(),
-                seen: HashSet::new(),
+                seen: Default::default(),
                 cap,
                 evictions: 0,
             }),
@@ -276,8 +286,8 @@ impl Detection {
                 .enabled
                 .then(|| volume_anomaly::VolumeAnomaly {
                     config: c.volume_anomaly.clone(),
-                    keys: HashMap::new(),
-                    quiet_until: HashMap::new(),
+                    keys: Default::default(),
+                    quiet_until: Default::default(),
                     cap,
                     evictions: 0,
                     next_sweep_ms: 0,

@@ -2,12 +2,10 @@
 //! host, port, protocol) not seen during the learning period (Traffic Analytics' "open
 //! ports over the internet", as a change).
 
-use std::collections::HashSet;
-
 use crate::classify::AddressClass;
 use crate::detect::alert::{Alert, Detector, Severity};
 use crate::detect::config::NewExposureConfig;
-use crate::detect::table::{ip_word, Key, Slot};
+use crate::detect::table::{ip_word, FastSet, Key, Slot};
 use crate::detect::Ctx;
 use crate::event::FlowEvent;
 use crate::labels::{Action, Direction};
@@ -15,7 +13,7 @@ use crate::labels::{Action, Direction};
 pub struct NewExposure {
     pub config: NewExposureConfig,
     /// (host, port, protocol) reached from the internet so far.
-    pub seen: HashSet<Key>,
+    pub seen: FastSet<Key>,
     pub cap: usize,
     pub evictions: u64,
 }

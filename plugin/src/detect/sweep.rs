@@ -16,7 +16,7 @@ impl Sweep {
     #[inline]
     pub fn event(&mut self, e: &FlowEvent<'_>, ctx: &mut Ctx<'_>) {
         let t = e.tuple;
-        if super::not_a_peer(e.src.class) {
+        if !super::attempt(t) || super::not_a_peer(e.src.class) {
             return;
         }
         let key = Key {

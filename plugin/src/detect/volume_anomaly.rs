@@ -12,13 +12,11 @@
 //! README). A robust median would resist outliers in the baseline better, at ~10x the
 //! memory per key.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::detect::alert::{Alert, Detector, Severity};
 use crate::detect::config::VolumeAnomalyConfig;
-use crate::detect::table::{ip_word, word_ip, Key, Slot};
+use crate::detect::table::{ip_word, word_ip, FastMap, Key, Slot};
 use crate::detect::Ctx;
 use crate::event::FlowEvent;
 use crate::labels::{Direction, Protocol};
@@ -40,8 +38,8 @@ pub struct Baseline {
 
 pub struct VolumeAnomaly {
     pub config: VolumeAnomalyConfig,
-    pub keys: HashMap<Key, Baseline>,
-    pub quiet_until: HashMap<Key, u64>,
+    pub keys: FastMap<Key, Baseline>,
+    pub quiet_until: FastMap<Key, u64>,
     pub cap: usize,
     pub evictions: u64,
     pub next_sweep_ms: u64,
