@@ -20,13 +20,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason};
-use nsgflow::checkpoint::{process_file, Checkpoint, FileRun};
-use nsgflow::detect::{Detecting, Detection};
-use nsgflow::encode::encoder;
-use nsgflow::engine::Engine;
+use nsgflow::aggregate::FlushReason;
+use nsgflow::checkpoint::{finish_run, run_inputs, Checkpoint, InputRun, RunHooks};
 use nsgflow::input::{self, Input};
-use nsgflow::output::{DeadLetterWriter, EventWriter};
+use nsgflow::output::DeadLetterWriter;
 
 use crate::config::{self, CHECKPOINT_FILE, DETECT_STATE_FILE};
 
@@ -56,7 +53,7 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         let _ = writeln!(stderr.clone(), "nsgflow-wasi: {msg}");
         (2, report)
     };
-    let (config, config_path) = match config::load(dirs) {
+    let (mut config, config_path) = match config::load(dirs) {
         Ok(c) => c,
         Err(e) => return fail(e, report),
     };
@@ -96,7 +93,7 @@ pub fn run<O: Write, E: Write + Send + 'static>(
             }
         },
     };
-    let mut dead = DeadLetterWriter::new(Some(dead_out));
+    let dead = DeadLetterWriter::new(Some(dead_out));
 
     let roots: Vec<String> = if config.inputs.is_empty() {
         // Every accessible directory but the one holding the config (and, maybe, feeds
@@ -123,103 +120,52 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         report.errors.push(e.to_string());
     }
 
-    // Reputation feeds, topology and service tags are read from their files (give their
-    // paths under accessible_paths) on every run.
-    let enricher = match config.enricher() {
-        Ok(e) => e,
-        Err(e) => return fail(format!("{}: {e}", config::CONFIG_FILE), report),
-    };
-    let mut engine = Engine::new(enricher);
-    let mut aggregation = config
-        .aggregate
-        .enabled
-        .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()));
     // Detection (`detect: {enabled: true}`): alerts go into stdout with the events (tell
     // them apart by `kind` / `event.kind`); its state is kept beside the checkpoint, since
     // every run is a fresh instance.
     if let Some(a) = config.alerts.as_deref().filter(|a| *a != "-") {
         return fail(format!("`alerts: {a}` is not supported here: in_exec_wasi reads alerts from stdout with the events (route them on `kind`); remove `alerts` from {}", config::CONFIG_FILE), report);
     }
-    let detect_state = config
-        .detect_state
-        .as_deref()
-        .map(|p| base.join(p))
-        .unwrap_or_else(|| state_dir.join(DETECT_STATE_FILE));
-    let mut detection = None;
+    config.alerts = None;
     if config.detect.enabled {
-        let mut d = match Detection::new(&config.detect, engine.enricher.clone()) {
-            Ok(d) => d,
-            Err(e) => return fail(format!("{}: detect: {e}", config::CONFIG_FILE), report),
-        };
-        if let Err(e) = d.load_state(&detect_state) {
-            return fail(e, report);
-        }
-        detection = Some(d);
-    }
-    let mut enc = encoder(config.format.unwrap_or_default(), &config.encode_options());
-    let mut out = EventWriter::new(stdout);
-    let mut buf = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for inp in inputs {
-        let Input::File(path) = inp else { continue };
-        if dead_path.as_deref() == Some(path.as_path()) {
-            continue;
-        }
-        let key = path.display().to_string();
-        seen.insert(key.clone());
-        report.files += 1;
-        let before = engine.stats.rejected_total();
-        let run = process_file(
-            &mut engine,
-            &mut checkpoint,
-            &path,
-            &mut buf,
-            &mut Detecting {
-                detection: detection.as_mut(),
-                inner: EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut out),
-            },
-            &mut dead,
+        config.detect_state = Some(
+            config
+                .detect_state
+                .as_deref()
+                .map(|p| base.join(p))
+                .unwrap_or_else(|| state_dir.join(DETECT_STATE_FILE)),
         );
-        if let Some(d) = detection.as_mut() {
-            d.write_alerts(enc.as_mut(), &mut out);
-        }
-        report.rejected += engine.stats.rejected_total() - before;
-        match run {
-            Ok(FileRun::Unchanged) => {}
-            Ok(FileRun::Read {
-                pending,
-                not_flow_log,
-                ..
-            }) => {
-                report.files_with_news += 1;
-                report.pending_bytes += pending;
-                if let Some(why) = not_flow_log {
-                    report.errors.push(format!("{key}: not a flow log: {why}"));
-                }
-            }
-            Err(e) => report.errors.push(e),
-        }
     }
+
+    // Reputation feeds, topology and service tags are read from their files (give their
+    // paths under accessible_paths) on every run.
+    let mut pipeline = match config.pipeline(stdout, dead) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("{}: {e}", config::CONFIG_FILE), report),
+    };
+    let inputs: Vec<Input> = inputs
+        .into_iter()
+        .filter(|i| !matches!((i, dead_path.as_deref()), (Input::File(p), Some(d)) if p == d))
+        .collect();
+    run_inputs(&mut pipeline, Some(&mut checkpoint), &inputs, &mut report);
+    report.rejected = pipeline.engine.stats.rejected_total();
     // Each run is a fresh instance: its aggregation windows close at its end (a window
-    // that spans runs comes out as one aggregate per run).
-    if let Some(agg) = aggregation.as_mut() {
-        agg.finish(FlushReason::EndOfInput, enc.as_mut(), &mut out);
-    }
-    report.events = out.lines;
-    // Events first, then the detection state, then the checkpoint: a crash in between
-    // repeats events, never loses them (and the state suppresses alerts already raised).
-    if let Err(e) = out.flush().and_then(|_| dead.flush()) {
+    // that spans runs comes out as one aggregate per run). Events first, then the
+    // checkpoint: a crash in between repeats events, never loses them.
+    let done = finish_run(
+        &mut pipeline,
+        Some((&mut checkpoint, &cp_path)),
+        FlushReason::EndOfInput,
+    );
+    report.events = pipeline.lines();
+    report.alerts = pipeline
+        .engine
+        .stats
+        .detection
+        .as_ref()
+        .map_or(0, |d| d.alerts.values().sum());
+    if let Err(e) = done {
         return fail(format!("cannot write events: {e}"), report);
-    }
-    if let Some(d) = detection.as_mut() {
-        if let Err(e) = d.save_state(&detect_state) {
-            return fail(e, report);
-        }
-        report.alerts = d.stats().alerts.values().sum();
-    }
-    checkpoint.files.retain(|k, _| seen.contains(k));
-    if let Err(e) = checkpoint.save(&cp_path) {
-        return fail(e.to_string(), report);
     }
     let mut err = stderr.clone();
     for e in &report.errors {
@@ -233,12 +179,33 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         report.events,
         report.rejected,
         report.pending_bytes,
-        match detection.as_ref() {
-            Some(d) => format!(", {}", d.stats()),
+        match pipeline.engine.stats.detection.as_ref() {
+            Some(d) => format!(", {d}"),
             None => String::new(),
         }
     );
     (i32::from(!report.errors.is_empty()), report)
+}
+
+impl<W: Write> RunHooks<W> for RunReport {
+    fn begin(&mut self, _name: &str) {
+        self.files += 1;
+    }
+
+    fn done(&mut self, name: &str, run: InputRun) {
+        match run {
+            InputRun::Unchanged => {}
+            InputRun::Read { pending, .. } => {
+                self.files_with_news += 1;
+                self.pending_bytes += pending;
+            }
+            InputRun::NotFlowLog(why) => {
+                self.files_with_news += 1;
+                self.errors.push(format!("{name}: not a flow log: {why}"));
+            }
+            InputRun::Failed(e) => self.errors.push(e),
+        }
+    }
 }
 
 /// stderr, shared between the dead-letter writer and the messages.
