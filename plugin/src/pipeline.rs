@@ -317,7 +317,8 @@ impl<W: Write> Pipeline<W> {
         }
         self.write_alerts();
         if let Some((target, w)) = self.detection.as_mut().and_then(|d| d.alerts.as_mut()) {
-            w.flush().map_err(|e| FlushError::Alerts(target.clone(), e))?;
+            w.flush()
+                .map_err(|e| FlushError::Alerts(target.clone(), e))?;
         }
         self.writer.flush().map_err(|e| {
             if e.kind() == io::ErrorKind::BrokenPipe {
@@ -337,7 +338,9 @@ impl<W: Write> Pipeline<W> {
             ..
         }) = self.detection.as_mut().filter(|_| !self.writer.failed())
         {
-            detection.save_state(path).map_err(FlushError::DetectState)?;
+            detection
+                .save_state(path)
+                .map_err(FlushError::DetectState)?;
         }
         Ok(())
     }
