@@ -275,7 +275,8 @@ pub fn detect_run<'t>(
     inputs: impl IntoIterator<Item = (String, &'t str)>,
     state: Option<&Path>,
 ) -> Result<DetectRun, String> {
-    use nsgflow::detect::{Detecting, Detection};
+    use nsgflow::detect::Detection;
+    use nsgflow::pipeline::Detecting;
     let mut engine = Engine::new(config.enricher()?);
     let mut detection = Detection::new(&config.detect, engine.enricher.clone())?;
     if let Some(p) = state {

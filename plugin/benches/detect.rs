@@ -8,11 +8,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use nsgflow::detect::{DetectConfig, Detecting, Detection};
+use nsgflow::detect::{DetectConfig, Detection};
 use nsgflow::encode::{encoder, EncodeOptions, Format};
 use nsgflow::engine::{EncodeLines, Engine, EventHandler};
 use nsgflow::event::FlowEvent;
 use nsgflow::output::{DeadLetterWriter, EventWriter};
+use nsgflow::pipeline::{write_alerts, Detecting};
 
 mod data {
     include!("support/data.rs");
@@ -90,7 +91,7 @@ fn bench(c: &mut Criterion) {
                 },
             };
             engine.process("bench", &blob, &mut h, &mut dead);
-            d.write_alerts(enc.as_mut(), &mut out);
+            write_alerts(&mut d, enc.as_mut(), &mut out);
         })
     });
     g.finish();

@@ -230,10 +230,8 @@ impl<W: Write> Pipeline<W> {
             return;
         }
         match d.alerts.as_mut() {
-            Some((_, w)) => d.detection.write_alerts(self.encoder.as_mut(), w),
-            None => d
-                .detection
-                .write_alerts(self.encoder.as_mut(), &mut self.writer),
+            Some((_, w)) => write_alerts(&mut d.detection, self.encoder.as_mut(), w),
+            None => write_alerts(&mut d.detection, self.encoder.as_mut(), &mut self.writer),
         }
     }
 
@@ -384,5 +382,35 @@ impl<W: Write> Pipeline<W> {
         }
         self.dead.flush()?;
         self.writer.into_inner()
+    }
+}
+
+/// Encodes the pending alerts of `detection`, one line each, into `writer`.
+pub fn write_alerts<W: Write>(
+    detection: &mut Detection,
+    encoder: &mut dyn Encode,
+    writer: &mut EventWriter<W>,
+) {
+    for a in detection.take_alerts() {
+        encoder.encode_alert(&a, writer.buffer());
+        writer.end_line();
+    }
+}
+
+/// An event handler that shows each event to a detection stage (when there is one), then
+/// hands it on: for driving the engine and detection without a whole [`Pipeline`] (the
+/// detection tests and benchmarks).
+pub struct Detecting<'a, H: EventHandler> {
+    pub detection: Option<&'a mut Detection>,
+    pub inner: H,
+}
+
+impl<H: EventHandler> EventHandler for Detecting<'_, H> {
+    #[inline]
+    fn event(&mut self, event: &FlowEvent<'_>) {
+        if let Some(d) = self.detection.as_deref_mut() {
+            d.event(event);
+        }
+        self.inner.event(event);
     }
 }

@@ -7,29 +7,24 @@
 //! in many (with `--detect-state`) raises the same alerts as one.
 //!
 //! ```
-//! use nsgflow::detect::{DetectConfig, Detection, Detecting};
-//! use nsgflow::encode::{encoder, EncodeOptions, Format};
-//! use nsgflow::engine::{EncodeLines, Engine};
-//! use nsgflow::output::{DeadLetterWriter, EventWriter};
+//! use nsgflow::config::Config;
+//! use nsgflow::output::DeadLetterWriter;
 //! // 20 ports of one host tried in 20 seconds, all denied.
 //! let tuples: Vec<String> = (0..20).map(|i| format!("\"{},203.0.113.9,10.0.0.4,{},{},T,I,D,B,,,,\"", 1772445600 + i, 40000 + i, 20 + i)).collect();
 //! let blob = format!(r#"{{"records":[{{"time":"2026-03-02T10:01:00Z","category":"NetworkSecurityGroupFlowEvent",
 //!   "resourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WEB-NSG",
 //!   "properties":{{"Version":2,"flows":[{{"rule":"DefaultRule_DenyAllInBound","flows":[{{"mac":"000D3AF87856",
 //!   "flowTuples":[{}]}}]}}]}}}}]}}"#, tuples.join(","));
-//! let mut engine = Engine::default();
-//! let config = DetectConfig { enabled: true, ..Default::default() };
-//! let mut detection = Detection::new(&config, engine.enricher.clone()).unwrap();
-//! let mut enc = encoder(Format::Flat, &EncodeOptions::default());
-//! let mut events = EventWriter::new(Vec::new());
-//! let mut dead = DeadLetterWriter::new(None);
-//! let mut h = Detecting { detection: Some(&mut detection), inner: EncodeLines { encoder: enc.as_mut(), writer: &mut events } };
-//! engine.process("blob", &blob, &mut h, &mut dead);
-//! let mut alerts = EventWriter::new(Vec::new());
-//! detection.write_alerts(enc.as_mut(), &mut alerts);
-//! let text = String::from_utf8(alerts.into_inner().unwrap()).unwrap();
-//! assert_eq!(text.lines().count(), 1);
-//! assert!(text.starts_with(r#"{"kind":"alert","detector":"port_scan""#), "{text}");
+//! // Detection is one stage of the pipeline; its alerts join the events unless `--alerts`.
+//! let config = Config::from_yaml("detect: {enabled: true}").unwrap();
+//! let mut p = config.pipeline(Vec::new(), DeadLetterWriter::new(None)).unwrap();
+//! p.process("blob", &blob);
+//! p.finish(nsgflow::aggregate::FlushReason::EndOfInput);
+//! let text = String::from_utf8(p.into_writer().unwrap()).unwrap();
+//! let alerts: Vec<&str> = text.lines().filter(|l| l.starts_with(r#"{"kind":"alert""#)).collect();
+//! assert_eq!(alerts.len(), 1, "{text}");
+//! assert!(alerts[0].starts_with(r#"{"kind":"alert","detector":"port_scan""#), "{text}");
+//! assert_eq!(text.lines().count(), 21);
 //! ```
 
 pub mod alert;
@@ -45,18 +40,14 @@ pub mod table;
 pub mod volume_anomaly;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::IpAddr;
 
 pub use alert::{Alert, AlertContext, Detector, EvidenceKind, Severity};
 pub use config::DetectConfig;
 
 use crate::classify::AddressClass;
-use crate::encode::Encode;
-use crate::engine::EventHandler;
 use crate::event::{Enricher, FlowEvent};
 use crate::labels::{Action, FlowState};
-use crate::output::EventWriter;
 use crate::tuple::FlowTuple;
 
 use table::{word_ip, Slot, Table};
@@ -388,18 +379,6 @@ impl Detection {
         alerts
     }
 
-    /// Encodes the pending alerts, one line each, into `writer`.
-    pub fn write_alerts<W: Write>(
-        &mut self,
-        encoder: &mut dyn Encode,
-        writer: &mut EventWriter<W>,
-    ) {
-        for a in self.take_alerts() {
-            encoder.encode_alert(&a, writer.buffer());
-            writer.end_line();
-        }
-    }
-
     fn context(&mut self, a: &Alert) -> AlertContext {
         self.enricher.refresh();
         let peer = match a.detector {
@@ -482,22 +461,5 @@ impl Detection {
             tracked,
             bytes,
         }
-    }
-}
-
-/// An event handler that shows each event to the detection stage (when there is one),
-/// then hands it on.
-pub struct Detecting<'a, H: EventHandler> {
-    pub detection: Option<&'a mut Detection>,
-    pub inner: H,
-}
-
-impl<H: EventHandler> EventHandler for Detecting<'_, H> {
-    #[inline]
-    fn event(&mut self, event: &FlowEvent<'_>) {
-        if let Some(d) = self.detection.as_deref_mut() {
-            d.event(event);
-        }
-        self.inner.event(event);
     }
 }
