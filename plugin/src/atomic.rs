@@ -54,8 +54,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 /// This process's id, to keep temporary names of concurrent writers apart. WASI has no
 /// process ids (`std::process::id` panics there) and one instance runs at a time: 0.
 fn process_id() -> u32 {
-    #[cfg(target_os = "wasi")]
-    return 0;
-    #[cfg(not(target_os = "wasi"))]
-    return std::process::id();
+    if cfg!(target_os = "wasi") {
+        0
+    } else {
+        std::process::id()
+    }
 }
