@@ -640,7 +640,7 @@ impl Gen<'_> {
             }
             if self.rng.chance(0.3 * r) {
                 let (s, st) = (at(self), *self.rng.pick(&STORAGE));
-                let b = [self.bytes(30_000.0), self.bytes(200_000.0)];
+                let b = [self.bytes(20_000.0), self.bytes(50_000.0)];
                 self.flow(s, self.ip(a), st, 443, 'T', (ALLOW_INTERNET_OUT, NONE), b);
             }
             if self.rng.chance(0.2 * r) {
@@ -788,7 +788,7 @@ impl Gen<'_> {
                     10 + self.rng.below(10) as u8,
                 );
                 let s = at(self);
-                let b = [self.bytes(8_000.0), self.bytes(150_000.0)];
+                let b = [self.bytes(5_000.0), self.bytes(50_000.0)];
                 self.flow(s, self.ip(d), site, 443, 'T', (ALLOW_INTERNET_OUT, NONE), b);
             }
             if self.rng.chance(0.15 * r) {
@@ -1008,9 +1008,10 @@ impl Gen<'_> {
                 "build02 reaches 150 public addresses in 50 min",
             )
         });
-        // Near miss: build01 reaches exactly 100 in the hour 03:00-04:00.
+        // Near miss: build01 reaches exactly 100 in the hour 03:00-04:00: 94 new addresses
+        // plus its usual 6 (4 package mirrors, Windows Update, Azure Monitor).
         let (b1, t) = (ip("build01"), day3 + 3 * HOUR);
-        for k in 0..100u64 {
+        for k in 0..94u64 {
             let dst = Ipv4Addr::new(157, 240, 1 + (k / 200) as u8, 10 + k as u8);
             self.flow(
                 t + 10 + k * 35,
@@ -1127,6 +1128,45 @@ impl Gen<'_> {
                 t + 1,
                 1.0,
                 "a new port reached from a private address",
+            )
+        });
+
+        // Near miss for volume_anomaly: every app VM pulls 4x its usual SQL bytes from sql01
+        // for one bucket (11:00-11:10 on day 3): sql01's port 1433 at about 4x, under 5x.
+        let t = day3 + 11 * HOUR;
+        let sql1 = ip("sql01");
+        for n in 1..=6u64 {
+            let app = ip(&format!("app{n:02}"));
+            for k in 0..2u64 {
+                self.flows.push(Flow {
+                    start: t + 30 + n * 40 + k * 200,
+                    duration: 5,
+                    src: app,
+                    dst: sql1,
+                    src_port: 53_000 + (n * 2 + k) as u16,
+                    dst_port: 1433,
+                    protocol: 'T',
+                    allowed: true,
+                    out_rule: ALLOW_VNET_OUT,
+                    in_rule: ALLOW_SQL_IN,
+                    packets: [30, 2_200],
+                    bytes: [30_000, 3_000_000],
+                });
+            }
+        }
+        truth.push(Case {
+            src_ip: None,
+            dst_ip: Some(sql1),
+            host: Some(sql1),
+            direction: Some("inbound"),
+            dst_port: Some(1433),
+            ..case(
+                "volume_anomaly",
+                false,
+                t,
+                t + 600,
+                4.0,
+                "sql01:1433 at about 4x its usual bytes for one bucket (under 5x)",
             )
         });
 

@@ -301,6 +301,53 @@ pub fn geoip_config(test: &str) -> Option<nsgflow::geo::GeoConfig> {
         ),
     );
     None
+/// A handler that drops events (detection tests look at alerts only).
+pub struct Discard;
+
+impl nsgflow::engine::EventHandler for Discard {
+    fn event(&mut self, _event: &nsgflow::event::FlowEvent<'_>) {}
+}
+
+/// What a detection run raised.
+pub struct DetectRun {
+    pub alerts: Vec<nsgflow::detect::Alert>,
+    pub stats: nsgflow::detect::DetectStats,
+}
+
+/// Runs the engine with detection over `inputs` in the order given, as `nsgflow process
+/// --detect` does: with `state`, it is loaded first and saved at the end (open buckets
+/// stay open); without, the open buckets are closed at the end.
+pub fn detect_run<'t>(
+    config: &Config,
+    inputs: impl IntoIterator<Item = (String, &'t str)>,
+    state: Option<&Path>,
+) -> Result<DetectRun, String> {
+    use nsgflow::detect::Detection;
+    use nsgflow::pipeline::Detecting;
+    let mut engine = Engine::new(config.enricher()?);
+    let mut detection = Detection::new(&config.detect, engine.enricher.clone())?;
+    if let Some(p) = state {
+        detection.load_state(p)?;
+    }
+    let mut dead = DeadLetterWriter::new(None);
+    let mut alerts = Vec::new();
+    for (name, text) in inputs {
+        let mut h = Detecting {
+            detection: Some(&mut detection),
+            inner: Discard,
+        };
+        engine.process(&name, text, &mut h, &mut dead);
+        alerts.extend(detection.take_alerts());
+    }
+    match state {
+        Some(p) => detection.save_state(p)?,
+        None => detection.finish(),
+    }
+    alerts.extend(detection.take_alerts());
+    Ok(DetectRun {
+        alerts,
+        stats: detection.stats(),
+    })
 }
 
 /// `queries/` beside this crate: the query packs (issue 14).

@@ -32,7 +32,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", process_id()));
     let written = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
@@ -49,4 +49,14 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// This process's id, to keep temporary names of concurrent writers apart. WASI has no
+/// process ids (`std::process::id` panics there) and one instance runs at a time: 0.
+fn process_id() -> u32 {
+    if cfg!(target_os = "wasi") {
+        0
+    } else {
+        std::process::id()
+    }
 }

@@ -25,7 +25,7 @@ use crate::topology::Topology;
 use std::io::Write;
 
 /// Everything the `process` command can be told.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Files, directories (walked recursively) or `-` (stdin). Used when the command line
@@ -65,6 +65,15 @@ pub struct Config {
     pub geoip: GeoConfig,
     /// `nsgflow report`: rows per table and the cap on distinct keys (`--top`).
     pub report: crate::report::ReportConfig,
+    /// In-stream detection (`--detect`): alerts for scans, sweeps, deny bursts, fan-out,
+    /// malicious flows, new internet exposure and volume anomalies.
+    pub detect: crate::detect::DetectConfig,
+    /// Where alerts go (`--alerts`): a file, or `-` for stdout. Unset: into the main output,
+    /// told apart by `kind` / `event.kind`.
+    pub alerts: Option<String>,
+    /// Detection state kept between runs (`--detect-state`): baselines, learned exposures,
+    /// open windows. Unset: every run starts fresh.
+    pub detect_state: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -225,14 +234,24 @@ impl Config {
         } else {
             Output::Events
         };
+        // Detection (`detect:`): alerts into the event writer unless the front end sets an
+        // alerts writer (`--alerts`); the state is loaded here and saved on each flush.
+        let detection = if self.detect.enabled {
+            let mut d = crate::detect::Detection::new(&self.detect, engine.enricher.clone())
+                .map_err(|e| format!("detect: {e}"))?;
+            if let Some(p) = &self.detect_state {
+                d.load_state(p)?;
+            }
+            Some(d)
+        } else {
+            None
+        };
         let enc = encoder(self.format.unwrap_or_default(), &self.encode_options());
-        Ok(Pipeline::new(
-            engine,
-            output,
-            enc,
-            EventWriter::new(out),
-            dead,
-        ))
+        let mut p = Pipeline::new(engine, output, enc, EventWriter::new(out), dead);
+        if let Some(d) = detection {
+            p.set_detection(d, self.detect_state.clone());
+        }
+        Ok(p)
     }
 }
 

@@ -1,5 +1,12 @@
 //! Inputs: files, directories walked recursively (Azure's
 //! `.../y=YYYY/m=MM/d=DD/h=HH/m=00/macAddress=.../PT1H.json` layout or any other), and stdin.
+//!
+//! **Order.** A walked directory in the Azure layout is read hour by hour across every
+//! resource: every NSG's and NIC's hour H before any hour H+1 (path order within an hour,
+//! and for files outside the layout, which come first). Event time then only moves back
+//! within an hour, never by days, which is what aggregation windows and detection need.
+//! Within an hour the blobs are not merged record by record: detection keeps its windows
+//! open for `detect.allowed_lateness` (default 1 h) instead.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -65,7 +72,16 @@ pub fn expand(paths: &[String]) -> (Vec<Input>, Vec<InputError>) {
         }
         let path = PathBuf::from(p);
         match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => walk_dir(&path, &mut inputs, &mut errors),
+            Ok(m) if m.is_dir() => {
+                let mut found = Vec::new();
+                walk_dir(&path, &mut found, &mut errors);
+                // Hours in time order across resources (stable: path order within an hour).
+                found.sort_by_key(|i| match i {
+                    Input::File(p) => azure_hour(p).unwrap_or(0),
+                    Input::Stdin => 0,
+                });
+                inputs.extend(found);
+            }
             Ok(_) => inputs.push(Input::File(path)),
             Err(error) => errors.push(InputError { path, error }),
         }
@@ -111,6 +127,40 @@ fn walk_dir(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<InputError>) {
             inputs.push(Input::File(path));
         }
     }
+}
+
+/// The hour of an Azure-layout blob path (`.../y=2026/m=03/d=02/h=10/m=00/...`) as
+/// `YYYYMMDDHH`, or `None` for a path outside the layout.
+///
+/// ```
+/// use nsgflow::input::azure_hour;
+/// use std::path::Path;
+/// let p = Path::new("c/resourceId=/SUBSCRIPTIONS/S/y=2026/m=03/d=02/h=10/m=00/macAddress=M/PT1H.json");
+/// assert_eq!(azure_hour(p), Some(2026030210));
+/// assert_eq!(azure_hour(Path::new("logs/x.json")), None);
+/// ```
+pub fn azure_hour(path: &Path) -> Option<u64> {
+    let mut parts: [Option<u64>; 4] = [None; 4];
+    for c in path.components() {
+        let c = c.as_os_str().to_str()?;
+        let Some((k, v)) = c.split_once('=') else {
+            continue;
+        };
+        let slot = match k {
+            "y" => 0,
+            // The first `m=` is the month, the second the minute.
+            "m" if parts[1].is_none() => 1,
+            "m" => continue,
+            "d" => 2,
+            "h" => 3,
+            _ => continue,
+        };
+        parts[slot] = v.parse().ok();
+    }
+    let [Some(y), Some(m), Some(d), Some(h)] = parts else {
+        return None;
+    };
+    (m <= 12 && d <= 31 && h <= 23).then_some(((y * 100 + m) * 100 + d) * 100 + h)
 }
 
 /// Reads a whole file into `buf` (cleared first, capacity reused).

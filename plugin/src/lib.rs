@@ -48,6 +48,7 @@ pub mod checkpoint;
 pub mod classify;
 pub mod community_id;
 pub mod config;
+pub mod detect;
 pub mod encode;
 pub mod engine;
 pub mod event;

@@ -21,6 +21,18 @@
 //! hot path's rule, `tests/alloc.rs`). A stage that replaces the per-event output (as
 //! aggregation does) is an [`Output`] variant instead.
 //!
+//! # Detection
+//!
+//! Detection (`--detect`, the config's `detect:` section) is one optional stage: it sees
+//! every enriched event beside aggregation or encoding. Its alerts are encoded with the
+//! pipeline's encoder (`Encode::encode_alert`) into the alerts writer when one is set
+//! (`--alerts`), otherwise into the event writer, told apart by `kind` / `event.kind`.
+//! They are written out between inputs and on [`Pipeline::flush`]; with a state file
+//! (`--detect-state`) the state is saved by [`Pipeline::flush`] once the events and
+//! alerts it covers are flushed, so a checkpoint written after the flush never moves past
+//! alerts that were not raised. Without a state file, [`Pipeline::finish`] closes the open
+//! volume buckets.
+//!
 //! # Checkpoints and open windows
 //!
 //! Aggregation holds tuples in open windows. A source that checkpoints its input (the
@@ -45,8 +57,10 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 use crate::aggregate::{Aggregation, FlushReason};
+use crate::detect::Detection;
 use crate::encode::Encode;
 use crate::engine::{Engine, EventHandler, InputOutcome};
 use crate::event::FlowEvent;
@@ -82,6 +96,10 @@ pub enum FlushError {
     Events(io::Error),
     /// Writing dead letters failed.
     DeadLetters(io::Error),
+    /// Writing alerts to their own target (`--alerts`, named) failed.
+    Alerts(String, io::Error),
+    /// Saving the detection state failed (the message says where and why).
+    DetectState(String),
 }
 
 impl fmt::Display for FlushError {
@@ -90,18 +108,31 @@ impl fmt::Display for FlushError {
             FlushError::OutputClosed => f.write_str("output closed"),
             FlushError::Events(e) => write!(f, "writing events: {e}"),
             FlushError::DeadLetters(e) => write!(f, "writing dead letters: {e}"),
+            FlushError::Alerts(target, e) => write!(f, "writing alerts to {target}: {e}"),
+            FlushError::DetectState(e) => f.write_str(e),
         }
     }
 }
 
 impl std::error::Error for FlushError {}
 
-/// Engine, taps, aggregation or encoding, event writer and dead-letter writer.
+/// The detection stage of a pipeline: where its alerts go and its state file.
+struct DetectionStage {
+    detection: Detection,
+    /// `--alerts`: alerts to their own target (named for messages); `None` puts them into
+    /// the event writer.
+    alerts: Option<(String, EventWriter<Box<dyn Write + Send>>)>,
+    /// `--detect-state`: saved on every [`Pipeline::flush`].
+    state: Option<PathBuf>,
+}
+
+/// Engine, taps, detection, aggregation or encoding, event writer and dead-letter writer.
 pub struct Pipeline<W: Write> {
     /// Enrichment and the run's counters.
     pub engine: Engine,
     output: Output,
     taps: Vec<Box<dyn Tap>>,
+    detection: Option<DetectionStage>,
     encoder: Box<dyn Encode + Send>,
     writer: EventWriter<W>,
     dead: DeadLetterWriter,
@@ -114,6 +145,7 @@ pub struct Pipeline<W: Write> {
 pub struct Stages<'a, W: Write> {
     output: &'a mut Output,
     taps: &'a mut [Box<dyn Tap>],
+    detection: Option<&'a mut Detection>,
     encoder: &'a mut dyn Encode,
     writer: &'a mut EventWriter<W>,
 }
@@ -123,6 +155,9 @@ impl<W: Write> EventHandler for Stages<'_, W> {
     fn event(&mut self, event: &FlowEvent<'_>) {
         for t in self.taps.iter_mut() {
             t.event(event);
+        }
+        if let Some(d) = self.detection.as_deref_mut() {
+            d.event(event);
         }
         match self.output {
             Output::Events => {
@@ -150,6 +185,7 @@ impl<W: Write> Pipeline<W> {
             engine,
             output,
             taps: Vec::new(),
+            detection: None,
             encoder,
             writer,
             dead,
@@ -162,6 +198,43 @@ impl<W: Write> Pipeline<W> {
         self.taps.push(tap);
     }
 
+    /// Adds the detection stage; `state` is the file its state is saved to on every
+    /// [`Pipeline::flush`] (load it into `detection` first).
+    pub fn set_detection(&mut self, detection: Detection, state: Option<PathBuf>) {
+        self.detection = Some(DetectionStage {
+            detection,
+            alerts: None,
+            state,
+        });
+    }
+
+    /// Sends alerts to `writer` (named `target` in messages) instead of the event writer.
+    /// Without a detection stage there are no alerts and this does nothing.
+    pub fn set_alerts_writer(&mut self, target: String, writer: Box<dyn Write + Send>) {
+        if let Some(d) = self.detection.as_mut() {
+            d.alerts = Some((target, EventWriter::new(writer)));
+        }
+    }
+
+    /// The detection stage, when there is one.
+    pub fn detection(&self) -> Option<&Detection> {
+        self.detection.as_ref().map(|d| &d.detection)
+    }
+
+    /// Encodes the alerts raised so far, to the alerts writer or the event writer.
+    fn write_alerts(&mut self) {
+        let Some(d) = self.detection.as_mut() else {
+            return;
+        };
+        if d.detection.pending().is_empty() {
+            return;
+        }
+        match d.alerts.as_mut() {
+            Some((_, w)) => write_alerts(&mut d.detection, self.encoder.as_mut(), w),
+            None => write_alerts(&mut d.detection, self.encoder.as_mut(), &mut self.writer),
+        }
+    }
+
     /// True when events are aggregated.
     pub fn aggregates(&self) -> bool {
         matches!(self.output, Output::Aggregates(_))
@@ -170,6 +243,8 @@ impl<W: Write> Pipeline<W> {
     /// The engine, the handler it feeds and the dead-letter writer, borrowed together (for
     /// readers that drive the engine themselves, such as the incremental file reader).
     pub fn handler(&mut self) -> (&mut Engine, Stages<'_, W>, &mut DeadLetterWriter) {
+        // The alerts of the input (or chunk) before go out ahead of this one's events.
+        self.write_alerts();
         if let Output::Aggregates(agg) = &mut self.output {
             // Like the engine, pick up reloaded feeds once per input (or chunk).
             agg.refresh();
@@ -179,6 +254,7 @@ impl<W: Write> Pipeline<W> {
             Stages {
                 output: &mut self.output,
                 taps: &mut self.taps,
+                detection: self.detection.as_mut().map(|d| &mut d.detection),
                 encoder: self.encoder.as_mut(),
                 writer: &mut self.writer,
             },
@@ -231,10 +307,16 @@ impl<W: Write> Pipeline<W> {
         }
     }
 
-    /// Writes out everything buffered (taps first, then events, then dead letters).
+    /// Writes out everything buffered (taps first, then alerts, events and dead letters),
+    /// then saves the detection state (when kept): it moves past only what is flushed.
     pub fn flush(&mut self) -> Result<(), FlushError> {
         for t in self.taps.iter_mut() {
             t.flush().map_err(FlushError::Events)?;
+        }
+        self.write_alerts();
+        if let Some((target, w)) = self.detection.as_mut().and_then(|d| d.alerts.as_mut()) {
+            w.flush()
+                .map_err(|e| FlushError::Alerts(target.clone(), e))?;
         }
         self.writer.flush().map_err(|e| {
             if e.kind() == io::ErrorKind::BrokenPipe {
@@ -243,7 +325,22 @@ impl<W: Write> Pipeline<W> {
                 FlushError::Events(e)
             }
         })?;
-        self.dead.flush().map_err(FlushError::DeadLetters)
+        self.dead.flush().map_err(FlushError::DeadLetters)?;
+        // Events, alerts and dead letters are flushed: only now may the detection state
+        // move past them (and a checkpoint after it: a crash between the two re-reads
+        // input whose alerts were already raised, and the state suppresses them).
+        // A failed write of events (the reader went away) leaves the state where it was.
+        if let Some(DetectionStage {
+            detection,
+            state: Some(path),
+            ..
+        }) = self.detection.as_mut().filter(|_| !self.writer.failed())
+        {
+            detection
+                .save_state(path)
+                .map_err(FlushError::DetectState)?;
+        }
+        Ok(())
     }
 
     /// The input ended (or a signal came): open windows are emitted and the aggregation
@@ -256,6 +353,15 @@ impl<W: Write> Pipeline<W> {
             agg.finish(reason, self.encoder.as_mut(), &mut self.writer);
             self.engine.stats.aggregation = Some(agg.aggregator.stats);
         }
+        if let Some(d) = self.detection.as_mut() {
+            // Without a state file the open volume buckets close with the run; with one
+            // they stay open for the next run.
+            if d.state.is_none() {
+                d.detection.finish();
+            }
+        }
+        self.write_alerts();
+        self.engine.stats.detection = self.detection().map(Detection::stats);
         self.finished = true;
     }
 
@@ -276,5 +382,35 @@ impl<W: Write> Pipeline<W> {
         }
         self.dead.flush()?;
         self.writer.into_inner()
+    }
+}
+
+/// Encodes the pending alerts of `detection`, one line each, into `writer`.
+pub fn write_alerts<W: Write>(
+    detection: &mut Detection,
+    encoder: &mut dyn Encode,
+    writer: &mut EventWriter<W>,
+) {
+    for a in detection.take_alerts() {
+        encoder.encode_alert(&a, writer.buffer());
+        writer.end_line();
+    }
+}
+
+/// An event handler that shows each event to a detection stage (when there is one), then
+/// hands it on: for driving the engine and detection without a whole [`Pipeline`] (the
+/// detection tests and benchmarks).
+pub struct Detecting<'a, H: EventHandler> {
+    pub detection: Option<&'a mut Detection>,
+    pub inner: H,
+}
+
+impl<H: EventHandler> EventHandler for Detecting<'_, H> {
+    #[inline]
+    fn event(&mut self, event: &FlowEvent<'_>) {
+        if let Some(d) = self.detection.as_deref_mut() {
+            d.event(event);
+        }
+        self.inner.event(event);
     }
 }

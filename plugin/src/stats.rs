@@ -29,6 +29,8 @@ pub struct Stats {
     pub reputation: Option<ReputationStats>,
     /// Aggregation counters, when aggregating.
     pub aggregation: Option<AggregateStats>,
+    /// Detection counters (alerts and evictions per detector), with `--detect`.
+    pub detection: Option<crate::detect::DetectStats>,
 }
 
 impl Stats {
@@ -97,6 +99,9 @@ impl fmt::Display for Summary<'_> {
                 a.early_aggregates,
                 100.0 * a.aggregates as f64 / (s.tuples.max(1)) as f64
             )?;
+        }
+        if let Some(d) = &s.detection {
+            write!(f, ", {d}")?;
         }
         if let Some(r) = &s.reputation {
             write!(f, ", {} feed lookups ({} listed", r.lookups, r.listed)?;

@@ -307,13 +307,54 @@ fn exec_events(c: &Json) -> Vec<Value> {
     };
     let mut files = Vec::new();
     walk(&dir, &mut files);
-    files
+    let mut lines: Vec<String> = files
         .iter()
         .flat_map(|f| {
             let text = std::fs::read_to_string(f).unwrap();
             run_text_with("exec", &text, format, &Config::default()).lines
         })
+        .collect();
+    if cmd.contains(&"--detect") {
+        lines.extend(alert_lines(format));
+    }
+    lines
+        .into_iter()
         .map(|line| Value::from(serde_json::json!({ "message": line })))
+        .collect()
+}
+
+/// With `--detect`, alerts join the stream: ten port scans (ten sources, 15 denied ports of
+/// one host each), raised by the real detection stage and encoded in `format`.
+fn alert_lines(format: Format) -> Vec<String> {
+    let mut tuples = Vec::new();
+    for scanner in 0..10u32 {
+        for port in 0..15u32 {
+            tuples.push(format!(
+                "\"{},203.0.113.{},10.20.1.4,{},{},T,I,D,B,,,,\"",
+                1_772_445_600 + port,
+                10 + scanner,
+                40_000 + port,
+                20 + port
+            ));
+        }
+    }
+    let blob = format!(
+        r#"{{"records":[{{"time":"2026-03-02T10:01:00Z","category":"NetworkSecurityGroupFlowEvent","resourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WEB-NSG","properties":{{"Version":2,"flows":[{{"rule":"DefaultRule_DenyAllInBound","flows":[{{"mac":"000D3AF87856","flowTuples":[{}]}}]}}]}}}}]}}"#,
+        tuples.join(",")
+    );
+    let mut config = Config::default();
+    config.detect.enabled = true;
+    let run =
+        nsgflow_tests::detect_run(&config, [("exec".to_string(), blob.as_str())], None).unwrap();
+    assert_eq!(run.alerts.len(), 10);
+    let mut enc = nsgflow::encode::encoder(format, &config.encode_options());
+    run.alerts
+        .iter()
+        .map(|a| {
+            let mut out = Vec::new();
+            enc.encode_alert(a, &mut out);
+            String::from_utf8(out).unwrap()
+        })
         .collect()
 }
 

@@ -10,6 +10,9 @@ use nsgflow::config::Config;
 pub const CONFIG_FILE: &str = "nsgflow.yaml";
 /// The checkpoint file's name, in the config's directory (hidden: directory walks skip it).
 pub const CHECKPOINT_FILE: &str = ".nsgflow-checkpoint.json";
+/// The detection state (baselines, learned exposures, open windows) kept between runs,
+/// beside the checkpoint, unless `detect_state` names another file.
+pub const DETECT_STATE_FILE: &str = ".nsgflow-detect-state.json";
 
 /// The config as the WASM build can use it: WASI has no threads, so feeds are not
 /// reloaded in the background (`reputation.reload_interval_secs` is set to 0). The

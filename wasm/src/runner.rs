@@ -25,7 +25,7 @@ use nsgflow::checkpoint::{finish_run, run_inputs, Checkpoint, InputRun, RunHooks
 use nsgflow::input::{self, Input};
 use nsgflow::output::DeadLetterWriter;
 
-use crate::config::{self, CHECKPOINT_FILE};
+use crate::config::{self, CHECKPOINT_FILE, DETECT_STATE_FILE};
 
 /// What a run did, for the summary and the tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub struct RunReport {
     pub events: u64,
     pub rejected: u64,
     pub pending_bytes: u64,
+    /// Alerts raised (with `detect: {enabled: true}`); they are among `events`.
+    pub alerts: u64,
     pub errors: Vec<String>,
 }
 
@@ -51,7 +53,7 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         let _ = writeln!(stderr.clone(), "nsgflow-wasi: {msg}");
         (2, report)
     };
-    let (config, config_path) = match config::load(dirs) {
+    let (mut config, config_path) = match config::load(dirs) {
         Ok(c) => c,
         Err(e) => return fail(e, report),
     };
@@ -118,6 +120,23 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         report.errors.push(e.to_string());
     }
 
+    // Detection (`detect: {enabled: true}`): alerts go into stdout with the events (tell
+    // them apart by `kind` / `event.kind`); its state is kept beside the checkpoint, since
+    // every run is a fresh instance.
+    if let Some(a) = config.alerts.as_deref().filter(|a| *a != "-") {
+        return fail(format!("`alerts: {a}` is not supported here: in_exec_wasi reads alerts from stdout with the events (route them on `kind`); remove `alerts` from {}", config::CONFIG_FILE), report);
+    }
+    config.alerts = None;
+    if config.detect.enabled {
+        config.detect_state = Some(
+            config
+                .detect_state
+                .as_deref()
+                .map(|p| base.join(p))
+                .unwrap_or_else(|| state_dir.join(DETECT_STATE_FILE)),
+        );
+    }
+
     // Reputation feeds, topology and service tags are read from their files (give their
     // paths under accessible_paths) on every run.
     let mut pipeline = match config.pipeline(stdout, dead) {
@@ -139,6 +158,12 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         FlushReason::EndOfInput,
     );
     report.events = pipeline.lines();
+    report.alerts = pipeline
+        .engine
+        .stats
+        .detection
+        .as_ref()
+        .map_or(0, |d| d.alerts.values().sum());
     if let Err(e) = done {
         return fail(format!("cannot write events: {e}"), report);
     }
@@ -148,8 +173,16 @@ pub fn run<O: Write, E: Write + Send + 'static>(
     }
     let _ = writeln!(
         err,
-        "nsgflow-wasi: {} files ({} with new data), {} events, {} rejected, {} bytes pending (unfinished records, read next run)",
-        report.files, report.files_with_news, report.events, report.rejected, report.pending_bytes
+        "nsgflow-wasi: {} files ({} with new data), {} events, {} rejected, {} bytes pending (unfinished records, read next run){}",
+        report.files,
+        report.files_with_news,
+        report.events,
+        report.rejected,
+        report.pending_bytes,
+        match pipeline.engine.stats.detection.as_ref() {
+            Some(d) => format!(", {d}"),
+            None => String::new(),
+        }
     );
     (i32::from(!report.errors.is_empty()), report)
 }

@@ -177,3 +177,68 @@ fn reputation_topology_and_aggregation_from_files_equal_native() {
         }
     }
 }
+
+/// Detection in the in_exec_wasi program: each run is a fresh instance, so its windows
+/// live in `.nsgflow-detect-state.json`. A port scan whose first half arrives in one run and
+/// second half in the next is raised once, in the second run; a third run raises nothing.
+#[test]
+fn detection_keeps_its_windows_across_fresh_instances() {
+    let dir = TempDir::new("detect");
+    std::fs::write(
+        dir.0.join("nsgflow.yaml"),
+        "format: flat\ndetect: {enabled: true}\n",
+    )
+    .unwrap();
+    let record = |from: u32, to: u32| {
+        let tuples: Vec<String> = (from..to)
+            .map(|i| {
+                format!(
+                    "\"{},203.0.113.9,10.0.0.4,{},{},T,I,D,B,,,,\"",
+                    1_772_445_600 + i,
+                    40_000 + i,
+                    20 + i
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"time":"2026-03-02T10:01:00Z","category":"NetworkSecurityGroupFlowEvent","resourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WEB-NSG","properties":{{"Version":2,"flows":[{{"rule":"DefaultRule_DenyAllInBound","flows":[{{"mac":"000D3AF87856","flowTuples":[{}]}}]}}]}}}}"#,
+            tuples.join(",")
+        )
+    };
+    let blob = dir.0.join("PT1H.json");
+    let alerts = |run: &harness::WasiRun| {
+        run.lines()
+            .iter()
+            .filter(|l| l.starts_with(r#"{"kind":"alert""#))
+            .count()
+    };
+    std::fs::write(&blob, format!("{{\"records\":[{}]}}", record(0, 10))).unwrap();
+    let first = run_wasi(&[&dir.0]);
+    assert_eq!(first.exit, 0, "{}", first.stderr);
+    assert_eq!(
+        (first.lines().len(), alerts(&first)),
+        (10, 0),
+        "{}",
+        first.stderr
+    );
+    assert!(dir.0.join(".nsgflow-detect-state.json").exists());
+    std::fs::write(
+        &blob,
+        format!("{{\"records\":[{},{}]}}", record(0, 10), record(10, 20)),
+    )
+    .unwrap();
+    let second = run_wasi(&[&dir.0]);
+    assert_eq!(
+        (second.lines().len(), alerts(&second)),
+        (11, 1),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("1 alerts (") && second.stderr.contains("port_scan: 1"),
+        "{}",
+        second.stderr
+    );
+    let third = run_wasi(&[&dir.0]);
+    assert_eq!(alerts(&third), 0);
+}

@@ -514,7 +514,7 @@ impl<'c> BlobSource<'c> {
                     cp.rewrite_skip.clear();
                     tally.in_rewrite = false;
                 }
-                // Events first, then the checkpoint that says they are out.
+                // Events (and the batch's alerts) first, then the checkpoint that says they are out.
                 out.flush().map_err(|e| match e {
                     FlushError::OutputClosed => PollError::OutputClosed,
                     e => PollError::Fatal(e.to_string()),

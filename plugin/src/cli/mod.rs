@@ -38,6 +38,19 @@ pub struct CommonArgs {
     /// No summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run the detection stage: alerts for port scans, sweeps, deny bursts, outbound
+    /// fan-out, malicious flows (with --feeds), new internet exposure and volume anomalies
+    /// (README: Detection; tune in the config's `detect:` section).
+    #[arg(long)]
+    pub detect: bool,
+    /// Where alerts go: a file, or - for stdout [default: the main output, told apart by
+    /// `kind` / `event.kind`].
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<String>,
+    /// Keep detection state (baselines, learned exposures, open windows, cooldowns) in FILE
+    /// between runs; written atomically after the output is flushed. Missing: a fresh start.
+    #[arg(long, value_name = "FILE")]
+    pub detect_state: Option<PathBuf>,
     #[command(flatten)]
     pub enrich: EnrichArgs,
 }
@@ -155,6 +168,20 @@ impl CommonArgs {
         if let Some(k) = args.key {
             config.aggregate.key = k;
         }
+        if self.detect {
+            config.detect.enabled = true;
+        }
+        if self.alerts.is_some() {
+            config.alerts = self.alerts.clone();
+        }
+        if self.detect_state.is_some() {
+            config.detect_state = self.detect_state.clone();
+        }
+        if (config.alerts.is_some() || config.detect_state.is_some()) && !config.detect.enabled {
+            return Err(
+                "--alerts and --detect-state belong to detection, which is off: add --detect (or `detect: {enabled: true}` in the config)".into(),
+            );
+        }
         let output = self
             .output
             .clone()
@@ -175,7 +202,11 @@ impl Resolved {
                 .map(|d| open_writer(d, open))
                 .transpose()?,
         );
-        self.config.pipeline(out, dead)
+        let mut pipeline = self.config.pipeline(out, dead)?;
+        if let Some(target) = &self.config.alerts {
+            pipeline.set_alerts_writer(target.clone(), open_writer(target, open)?);
+        }
+        Ok(pipeline)
     }
 }
 

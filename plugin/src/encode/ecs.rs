@@ -224,6 +224,11 @@ impl Encode for EcsEncoder {
         o.close();
     }
 
+    fn encode_alert(&mut self, a: &crate::detect::Alert, out: &mut Vec<u8>) {
+        use super::alert;
+        alert::write(out, &alert::ecs(a));
+    }
+
     fn encode_aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
         let c = a.counts;
         let mut o = Obj::open(out);

@@ -55,6 +55,11 @@ impl Encode for FlatEncoder {
         o.close();
     }
 
+    fn encode_alert(&mut self, a: &crate::detect::Alert, out: &mut Vec<u8>) {
+        use super::alert;
+        alert::flat(a).write(out);
+    }
+
     fn encode_aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
         self.aggregate(a, out);
     }

@@ -12,6 +12,7 @@
 //! copied for each tuple.
 
 pub mod aggregate;
+pub mod alert;
 pub mod ecs;
 pub mod enrich;
 pub mod flat;
@@ -34,6 +35,9 @@ pub trait Encode {
 
     /// Appends one aggregate (`--aggregate`) as a JSON object to `out`.
     fn encode_aggregate(&mut self, aggregate: &AggregateEvent<'_>, out: &mut Vec<u8>);
+
+    /// Appends one alert (`--detect`) as a JSON object to `out`.
+    fn encode_alert(&mut self, alert: &crate::detect::Alert, out: &mut Vec<u8>);
 }
 
 /// The output schemas.

@@ -212,6 +212,11 @@ impl Encode for OcsfEncoder {
         o.close();
     }
 
+    fn encode_alert(&mut self, a: &crate::detect::Alert, out: &mut Vec<u8>) {
+        use super::alert;
+        alert::write(out, &alert::ocsf(a));
+    }
+
     fn encode_aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
         let c = a.counts;
         let ctx = a.context;

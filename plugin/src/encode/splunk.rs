@@ -118,6 +118,11 @@ fn write_hec_time(out: &mut Vec<u8>, timestamp_ms: u64) {
 }
 
 impl Encode for SplunkEncoder {
+    fn encode_alert(&mut self, a: &crate::detect::Alert, out: &mut Vec<u8>) {
+        use super::alert;
+        alert::write_splunk(a, &self.index, out);
+    }
+
     fn encode_aggregate(&mut self, a: &AggregateEvent<'_>, out: &mut Vec<u8>) {
         let c = a.counts;
         let ctx = a.context;

@@ -1,0 +1,256 @@
+//! The `detect` section of the config (and `--detect`).
+//!
+//! Every detector is on by default once detection is enabled; `malicious_flow` needs
+//! threat feeds (`--feeds`) and is skipped without them. The defaults and their sources are
+//! in the README's Detection section.
+//!
+//! ```
+//! use nsgflow::detect::DetectConfig;
+//! let c: DetectConfig = serde_saphyr::from_str(
+//!     "enabled: true\nport_scan: {ports: 20}\nvolume_anomaly: {enabled: false}\n").unwrap();
+//! assert_eq!(c.port_scan.ports, 20);
+//! assert_eq!(c.port_scan.window.as_secs(), 300);
+//! assert!(!c.volume_anomaly.enabled);
+//! assert!(c.validate().is_ok());
+//! ```
+
+use serde::Deserialize;
+
+use crate::aggregate::Seconds;
+
+/// How to detect. Runtime state lives in [`super::Detection`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Run the detection stage (`--detect`).
+    pub enabled: bool,
+    /// How far behind the newest event time a tuple may be and still join its window
+    /// (default `1h`). `process DIR` reads an hour of every resource before the next hour,
+    /// so within an hour tuples arrive up to an hour out of order; windows stay open that
+    /// long.
+    pub allowed_lateness: Seconds,
+    /// After an alert, the same detector stays quiet about the same subject this long
+    /// (default `1h`).
+    pub cooldown: Seconds,
+    /// The most subjects (windows, keys) each detector tracks at once (default 100,000).
+    /// Past it the subjects with the least evidence are evicted, and counted.
+    pub max_subjects: usize,
+    /// How many distinct ports or addresses an alert lists as evidence (default 10).
+    pub evidence: usize,
+    pub port_scan: PortScanConfig,
+    pub sweep: SweepConfig,
+    pub deny_burst: DenyBurstConfig,
+    pub fanout: FanoutConfig,
+    pub malicious_flow: MaliciousFlowConfig,
+    pub new_exposure: NewExposureConfig,
+    pub volume_anomaly: VolumeAnomalyConfig,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            enabled: false,
+            allowed_lateness: Seconds(3600),
+            cooldown: Seconds(3600),
+            max_subjects: 100_000,
+            evidence: 10,
+            port_scan: PortScanConfig::default(),
+            sweep: SweepConfig::default(),
+            deny_burst: DenyBurstConfig::default(),
+            fanout: FanoutConfig::default(),
+            malicious_flow: MaliciousFlowConfig::default(),
+            new_exposure: NewExposureConfig::default(),
+            volume_anomaly: VolumeAnomalyConfig::default(),
+        }
+    }
+}
+
+/// One source reaching `ports` distinct destination ports on one destination within
+/// `window`, counting failed attempts (denied, or no packet back where counters exist).
+/// Zeek `scan.zeek` (15 ports, 5 min).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortScanConfig {
+    pub enabled: bool,
+    pub ports: usize,
+    pub window: Seconds,
+}
+
+impl Default for PortScanConfig {
+    fn default() -> Self {
+        PortScanConfig {
+            enabled: true,
+            ports: 15,
+            window: Seconds(300),
+        }
+    }
+}
+
+/// One source reaching `hosts` distinct destination addresses on one port within `window`.
+/// Zeek `scan.zeek` address scan (25 hosts, 5 min); Sentinel NSE inbound sweep.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SweepConfig {
+    pub enabled: bool,
+    pub hosts: usize,
+    pub window: Seconds,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig {
+            enabled: true,
+            hosts: 25,
+            window: Seconds(300),
+        }
+    }
+}
+
+/// More than `denied` denied flows from one source within `window`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DenyBurstConfig {
+    pub enabled: bool,
+    pub denied: u64,
+    pub window: Seconds,
+}
+
+impl Default for DenyBurstConfig {
+    fn default() -> Self {
+        DenyBurstConfig {
+            enabled: true,
+            denied: 1000,
+            window: Seconds(300),
+        }
+    }
+}
+
+/// One internal source with allowed outbound flows to more than `destinations` distinct
+/// public addresses within `window`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FanoutConfig {
+    pub enabled: bool,
+    pub destinations: usize,
+    pub window: Seconds,
+}
+
+impl Default for FanoutConfig {
+    fn default() -> Self {
+        FanoutConfig {
+            enabled: true,
+            destinations: 100,
+            window: Seconds(3600),
+        }
+    }
+}
+
+/// An allowed flow with a feed-listed peer: one alert per (internal host, listed address,
+/// window). Needs threat feeds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MaliciousFlowConfig {
+    pub enabled: bool,
+    pub window: Seconds,
+}
+
+impl Default for MaliciousFlowConfig {
+    fn default() -> Self {
+        MaliciousFlowConfig {
+            enabled: true,
+            window: Seconds(3600),
+        }
+    }
+}
+
+/// The first allowed inbound flow from a public source to an (internal host, port,
+/// protocol) not seen during the first `learning` of event time.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewExposureConfig {
+    pub enabled: bool,
+    pub learning: Seconds,
+}
+
+impl Default for NewExposureConfig {
+    fn default() -> Self {
+        NewExposureConfig {
+            enabled: true,
+            learning: Seconds(86_400),
+        }
+    }
+}
+
+/// Bytes per (internal host, destination port, direction) in a `bucket` at least `ratio`
+/// times the baseline and at least `min_bytes`, after `warmup` buckets with traffic. The
+/// baseline is an EWMA (weight `alpha`) of the buckets in which the key had traffic.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VolumeAnomalyConfig {
+    pub enabled: bool,
+    pub bucket: Seconds,
+    pub ratio: f64,
+    pub min_bytes: u64,
+    pub warmup: u32,
+    pub alpha: f64,
+}
+
+impl Default for VolumeAnomalyConfig {
+    fn default() -> Self {
+        VolumeAnomalyConfig {
+            enabled: true,
+            bucket: Seconds(600),
+            ratio: 5.0,
+            min_bytes: 1_000_000,
+            warmup: 12,
+            alpha: 0.1,
+        }
+    }
+}
+
+impl DetectConfig {
+    /// Checks the values together; the error names the setting and says why.
+    pub fn validate(&self) -> Result<(), String> {
+        let windows = [
+            ("detect.port_scan.window", self.port_scan.window),
+            ("detect.sweep.window", self.sweep.window),
+            ("detect.deny_burst.window", self.deny_burst.window),
+            ("detect.fanout.window", self.fanout.window),
+            ("detect.malicious_flow.window", self.malicious_flow.window),
+            ("detect.volume_anomaly.bucket", self.volume_anomaly.bucket),
+        ];
+        for (name, w) in windows {
+            if w.0 == 0 || w.0 > 86_400 {
+                return Err(format!("{name} {w} must be between 1s and 24h"));
+            }
+        }
+        let at_least_one = [
+            ("detect.port_scan.ports", self.port_scan.ports),
+            ("detect.sweep.hosts", self.sweep.hosts),
+            ("detect.max_subjects", self.max_subjects),
+        ];
+        for (name, n) in at_least_one {
+            if n == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if self.port_scan.ports > 1024 || self.sweep.hosts > 1024 || self.fanout.destinations > 1024
+        {
+            return Err("detect.port_scan.ports, detect.sweep.hosts and detect.fanout.destinations must be at most 1024 (each subject keeps that many distinct values)".into());
+        }
+        let v = &self.volume_anomaly;
+        if !(v.ratio > 1.0 && v.ratio.is_finite()) {
+            return Err(format!(
+                "detect.volume_anomaly.ratio {} must be a number above 1 (5 means five times the baseline)",
+                v.ratio
+            ));
+        }
+        if !(v.alpha > 0.0 && v.alpha <= 1.0) {
+            return Err(format!(
+                "detect.volume_anomaly.alpha {} must be in (0, 1] (the weight of each new bucket)",
+                v.alpha
+            ));
+        }
+        Ok(())
+    }
+}
