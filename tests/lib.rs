@@ -301,6 +301,8 @@ pub fn geoip_config(test: &str) -> Option<nsgflow::geo::GeoConfig> {
         ),
     );
     None
+}
+
 /// A handler that drops events (detection tests look at alerts only).
 pub struct Discard;
 
