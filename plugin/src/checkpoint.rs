@@ -272,6 +272,9 @@ pub fn process_new(
             Prefix::Blob(after) => {
                 blob = true;
                 pos = after;
+                // The blob itself is a value, so an empty one (`{"records":[]}`, as Azure
+                // creates a blob) is a flow log with no records, as in a whole read.
+                summary.values += 1;
             }
             Prefix::NotBlob => {}
             Prefix::TooShort => {
@@ -459,6 +462,11 @@ pub fn process_file(
         }
     };
     let p = process_new(engine, &key, text, &start, handler, dead);
+    // A closed blob read to its last record still has its closing `]}` after the mark:
+    // nothing was consumed and nothing is pending, so nothing is new.
+    if start.from > 0 && p.mark.offset == start.from && p.pending == 0 && p.summary.values == 0 {
+        return Ok(FileRun::Unchanged);
+    }
     // A file read from its start is judged (flow log or not) once something in it is
     // complete; a blob whose first record is still being written is not judged yet.
     let mut not_flow_log = None;

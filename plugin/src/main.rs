@@ -1,6 +1,5 @@
 //! The `nsgflow` command: a thin front end over the library.
 
-use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -137,11 +136,7 @@ fn open_writer(target: &str) -> Result<Box<dyn Write + Send>, String> {
     if target == "-" {
         Ok(Box::new(io::stdout()))
     } else {
-        File::create(target)
-            .map(|f| Box::new(f) as Box<dyn Write + Send>)
-            .map_err(|e| {
-                format!("cannot create {target}: {e} (check the directory exists and is writable)")
-            })
+        nsgflow::output::open_file(target, false).map(|f| Box::new(f) as Box<dyn Write + Send>)
     }
 }
 
@@ -228,6 +223,13 @@ fn process(args: ProcessArgs) -> Result<ExitCode, String> {
     let mut failed = !errors.is_empty();
     for e in &errors {
         eprintln!("nsgflow: error: {e}");
+    }
+    if inputs.is_empty() && errors.is_empty() {
+        // Said even with --quiet: a pipeline that ships nothing must say why.
+        eprintln!(
+            "nsgflow: warning: nothing to read: no *.json, *.ndjson or *.jsonl file in {}",
+            paths.join(", ")
+        );
     }
 
     let show_bar = match progress {

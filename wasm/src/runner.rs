@@ -37,6 +37,9 @@ pub struct RunReport {
     pub events: u64,
     pub rejected: u64,
     pub pending_bytes: u64,
+    /// Files not started because the run reached `max_events_per_run`: the next run
+    /// reads them.
+    pub deferred: usize,
     pub errors: Vec<String>,
 }
 
@@ -76,11 +79,7 @@ pub fn run<O: Write, E: Write + Send + 'static>(
     let dead_path = config.dead_letter.as_deref().map(|p| base.join(p));
     let dead_out: Box<dyn Write + Send> = match &dead_path {
         None => Box::new(stderr.clone()),
-        Some(p) => match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-        {
+        Some(p) => match nsgflow::output::open_file(&p.display().to_string(), true) {
             Ok(f) => Box::new(f),
             Err(e) => {
                 return fail(
@@ -116,6 +115,13 @@ pub fn run<O: Write, E: Write + Send + 'static>(
             .collect()
     };
     let (inputs, input_errors) = input::expand(&roots);
+    if inputs.is_empty() && input_errors.is_empty() {
+        let _ = writeln!(
+            stderr.clone(),
+            "nsgflow-wasi: warning: nothing to read: no *.json, *.ndjson or *.jsonl file in {} (check accessible_paths and that the blobs are synced there)",
+            roots.join(", ")
+        );
+    }
     for e in input_errors {
         report.errors.push(e.to_string());
     }
@@ -143,6 +149,14 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         let key = path.display().to_string();
         seen.insert(key.clone());
         report.files += 1;
+        // The cap is checked between files: the file a run is in is read to its end.
+        if config
+            .max_events_per_run
+            .is_some_and(|cap| out.lines >= cap)
+        {
+            report.deferred += 1;
+            continue;
+        }
         let before = engine.stats.rejected_total();
         let run = process_file(
             &mut engine,
@@ -192,6 +206,13 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         "nsgflow-wasi: {} files ({} with new data), {} events, {} rejected, {} bytes pending (unfinished records, read next run)",
         report.files, report.files_with_news, report.events, report.rejected, report.pending_bytes
     );
+    if report.deferred > 0 {
+        let _ = writeln!(
+            err,
+            "nsgflow-wasi: max_events_per_run reached: {} files left for the next run",
+            report.deferred
+        );
+    }
     (i32::from(!report.errors.is_empty()), report)
 }
 

@@ -3,7 +3,7 @@
 //! Vector's `exec` source; `--once` reads what is new and exits, for Fluent Bit's `exec`
 //! input or cron. Checkpoints make both resume where they stopped.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,14 +76,7 @@ fn open_append(target: &str) -> Result<Box<dyn Write + Send>, String> {
     if target == "-" {
         return Ok(Box::new(io::stdout()));
     }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(target)
-        .map(|f: File| Box::new(f) as Box<dyn Write + Send>)
-        .map_err(|e| {
-            format!("cannot open {target}: {e} (check the directory exists and is writable)")
-        })
+    nsgflow::output::open_file(target, true).map(|f: File| Box::new(f) as Box<dyn Write + Send>)
 }
 
 pub fn run(args: TailArgs) -> Result<ExitCode, String> {
