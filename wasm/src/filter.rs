@@ -229,6 +229,13 @@ pub fn with_error(input: &str, why: &str, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// `text` is exactly one valid JSON object (the strict check of [`with_error`]): for the
+/// fuzz targets.
+#[doc(hidden)]
+pub fn is_one_object(text: &str) -> bool {
+    object_close(text).is_some()
+}
+
 /// The offset of the closing `}` of `text` when it is exactly one valid JSON object
 /// (strict: escapes, control characters, numbers and literals are checked; nesting is
 /// tracked on the heap, so deep input cannot overflow the stack).
@@ -344,6 +351,11 @@ fn carries_error(input: &str) -> bool {
     if !input.contains(ERROR_KEY) {
         return false;
     }
+    // Handed back unchanged only if it is one valid JSON object: anything else gets the
+    // error wrapper (Fluent Bit aborts on invalid JSON after valid JSON in one chunk).
+    if object_close(input).is_none() {
+        return false;
+    }
     let mut sc = Scanner::new(input);
     if sc.begin_object().is_err() {
         return false;
@@ -377,6 +389,22 @@ mod tests {
             serde_json::from_slice(f.tuple_event(nested, Format::Flat)).unwrap();
         assert!(back[ERROR_KEY].is_string(), "{back}");
         assert_eq!(back["x"][ERROR_KEY], 1, "{back}");
+        // Found by fuzzing (filter_wasm): the key, then invalid JSON. Not handed back as
+        // is: wrapped, so the reply is still one valid object.
+        for broken in [
+            r#"{"nsgflow_error":"x","b":}"#,
+            "{\"nsgflow_error\":\u{1c}\"\":\"ssh\"}",
+            r#"{"nsgflow_error":"x"} {}"#,
+        ] {
+            for out in [
+                f.tuple_event(broken, Format::Flat).to_vec(),
+                f.reshape(broken, Format::Ecs).to_vec(),
+            ] {
+                let back: serde_json::Value = serde_json::from_slice(&out)
+                    .unwrap_or_else(|e| panic!("{broken}: {e}: {}", String::from_utf8_lossy(&out)));
+                assert!(back.is_object(), "{broken}");
+            }
+        }
     }
 
     fn err_of(input: &str) -> serde_json::Value {
