@@ -50,7 +50,7 @@ proptest! {
             max_keys,
             key: if ta { KeySpec::TRAFFIC_ANALYTICS } else { KeySpec::FIVE_TUPLE },
         };
-        let mut agg = Aggregator::new(&config);
+        let mut agg = Aggregator::new(&config).unwrap();
         let mut input = Totals::default();
         let mut output = Totals::default();
         let mut late = 0u64;
@@ -112,7 +112,7 @@ fn the_random_streams_exercise_late_and_early_flushes() {
         max_keys: 3,
         ..AggregateConfig::default()
     };
-    let mut agg = Aggregator::new(&config);
+    let mut agg = Aggregator::new(&config).unwrap();
     for (i, ts) in [0u64, 200_000, 10_000, 61_000, 62_000, 63_000, 64_000]
         .iter()
         .enumerate()

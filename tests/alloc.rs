@@ -121,7 +121,7 @@ fn enrichment_and_aggregation_allocate_nothing_per_tuple() {
         let mut agg = aggregate.then(|| {
             let mut c = config.aggregate;
             c.enabled = true;
-            Aggregation::new(&c, engine.enricher.clone())
+            Aggregation::new(&c, engine.enricher.clone()).unwrap()
         });
         let mut allocs = 0;
         let mut tuples = 0;

@@ -2,6 +2,8 @@
 //! outputs in `golden/` are the reference every front end (the native engine, the VRL
 //! programs, the WASM build) is held to.
 
+pub mod estate;
+
 use std::path::{Path, PathBuf};
 
 use nsgflow::aggregate::{Aggregation, FlushReason};
@@ -150,7 +152,7 @@ pub fn run_text_with(name: &str, text: &str, format: Format, config: &Config) ->
     let dead_buf = SharedBuf::default();
     let mut dead = DeadLetterWriter::new(Some(Box::new(dead_buf.clone())));
     let outcome = if config.aggregate.enabled {
-        let mut agg = Aggregation::new(&config.aggregate, engine.enricher.clone());
+        let mut agg = Aggregation::new(&config.aggregate, engine.enricher.clone()).unwrap();
         let outcome = engine.process(
             name,
             text,
@@ -250,4 +252,31 @@ pub fn field_paths(v: &serde_json::Value) -> Vec<String> {
     let mut out = Vec::new();
     walk(v, "", &mut out);
     out
+}
+
+/// `queries/` beside this crate: the query packs (issue 14).
+pub fn queries_dir() -> PathBuf {
+    tests_dir().join("../queries")
+}
+
+/// The columns of each `CREATE TABLE` in a ClickHouse schema file (`queries/clickhouse/
+/// schema.sql`): table name to column names, in order (ALIAS columns included).
+pub fn clickhouse_tables(schema: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut tables = std::collections::BTreeMap::new();
+    let mut current: Option<(String, Vec<String>)> = None;
+    for line in schema.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("CREATE TABLE IF NOT EXISTS ") {
+            current = Some((rest.trim().to_string(), Vec::new()));
+        } else if t.starts_with(')') {
+            if let Some((name, cols)) = current.take() {
+                tables.insert(name, cols);
+            }
+        } else if let Some((_, cols)) = current.as_mut() {
+            if t != "(" && !t.starts_with("--") && !t.is_empty() {
+                cols.push(t.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    }
+    tables
 }

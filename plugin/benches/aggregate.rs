@@ -45,7 +45,7 @@ fn config(key: KeySpec) -> AggregateConfig {
 
 fn exploded(blob: &str, key: KeySpec) -> Vec<TupleIn> {
     let mut engine = Engine::default();
-    let mut agg = Aggregation::new(&config(key), engine.enricher.clone());
+    let mut agg = Aggregation::new(&config(key), engine.enricher.clone()).unwrap();
     let mut c = Collect {
         agg: &mut agg,
         out: Vec::with_capacity(TUPLES),
@@ -94,7 +94,8 @@ fn bytes_per_key(n: usize, key: KeySpec) -> (f64, usize) {
     let mut agg = Aggregator::new(&AggregateConfig {
         max_keys: n,
         ..config(key)
-    });
+    })
+    .unwrap();
     let mut rng = data::Rng::new(11);
     for i in 0..n {
         let k = FlowKey {
@@ -143,7 +144,7 @@ fn bench(c: &mut Criterion) {
                     window: nsgflow::aggregate::Seconds(window),
                     ..config(key)
                 };
-                let mut agg = Aggregation::new(&cfg, engine.enricher.clone());
+                let mut agg = Aggregation::new(&cfg, engine.enricher.clone()).unwrap();
                 engine.process(
                     "bench",
                     &blob,
@@ -178,7 +179,7 @@ fn bench(c: &mut Criterion) {
             &tuples,
             |b, tuples| {
                 b.iter_batched(
-                    || Aggregator::new(&cfg),
+                    || Aggregator::new(&cfg).unwrap(),
                     |mut agg| {
                         let mut n = 0u64;
                         for t in tuples {
@@ -203,7 +204,7 @@ fn bench(c: &mut Criterion) {
             window: nsgflow::aggregate::Seconds(window),
             ..config(KeySpec::TRAFFIC_ANALYTICS)
         };
-        let mut agg = Aggregator::new(&cfg);
+        let mut agg = Aggregator::new(&cfg).unwrap();
         let mut n = 0u64;
         for t in &stream {
             agg.add(t, &mut |_| n += 1);
@@ -218,7 +219,7 @@ fn bench(c: &mut Criterion) {
             &stream,
             |b, stream| {
                 b.iter_batched(
-                    || Aggregator::new(&cfg),
+                    || Aggregator::new(&cfg).unwrap(),
                     |mut agg| {
                         for t in stream {
                             agg.add(t, &mut |a| {
@@ -244,7 +245,7 @@ fn bench(c: &mut Criterion) {
     let mut dead = DeadLetterWriter::new(None);
     group.bench_function(BenchmarkId::new("blob_to_aggregates", "flat"), |b| {
         b.iter(|| {
-            let mut agg = Aggregation::new(&cfg, engine.enricher.clone());
+            let mut agg = Aggregation::new(&cfg, engine.enricher.clone()).unwrap();
             engine.process(
                 "bench",
                 &blob,

@@ -14,7 +14,7 @@
 //! - NDJSON and other streams are read with [`record::walk_with`] in partial mode, so an
 //!   unfinished last line waits for the next run too.
 //!
-//! The checkpoint file is JSON, written atomically (a temporary file, then a rename).
+//! The checkpoint file is JSON, written atomically ([`crate::atomic`]).
 //! The I/O is plain `std::fs`, so the same code runs natively and under WASI.
 //!
 //! ```
@@ -143,22 +143,15 @@ impl Checkpoint {
         Ok(cp)
     }
 
-    /// Writes the checkpoint atomically: to `<path>.tmp`, then renamed over `path`.
+    /// Writes the checkpoint atomically ([`crate::atomic::write_atomic`]: a uniquely
+    /// named temporary file, fsync, rename over `path`, fsync of the directory).
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         let err = |what: &str, e: io::Error| CheckpointError {
             path: path.to_path_buf(),
             message: format!("cannot {what}: {e} (is its directory writable?)"),
         };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
         let text = serde_json::to_vec(self).map_err(|e| err("encode it", io::Error::other(e)))?;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| err("create the temporary file", e))?;
-        f.write_all(&text)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| err("write the temporary file", e))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(|e| err("rename the temporary file over it", e))
+        crate::atomic::write_atomic(path, &text).map_err(|e| err("write it", e))
     }
 }
 
@@ -238,7 +231,7 @@ pub fn read_new(path: &Path, mark: Option<&FileMark>, buf: &mut Vec<u8>) -> io::
 
 /// What one incremental read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
+pub struct FileProgress {
     /// The mark to store for next run.
     pub mark: FileMark,
     /// What the engine found in the new part (records, foreign values...).
@@ -260,7 +253,7 @@ pub fn process_new(
     start: &Start,
     handler: &mut impl EventHandler,
     dead: &mut DeadLetterWriter,
-) -> Progress {
+) -> FileProgress {
     let mut summary = WalkSummary {
         next_record_index: start.next_record,
         ..WalkSummary::default()
@@ -362,7 +355,7 @@ fn progress(
     text: &str,
     mut summary: WalkSummary,
     next_record: usize,
-) -> Progress {
+) -> FileProgress {
     let offset = start.from + consumed as u64;
     // Read from the start: the identity is this read's head. Resumed: it is kept.
     let (head, head_len) = if start.from == 0 {
@@ -372,7 +365,7 @@ fn progress(
         (start.head, start.head_len)
     };
     summary.next_record_index = next_record;
-    Progress {
+    FileProgress {
         mark: FileMark {
             offset,
             head,
@@ -487,3 +480,151 @@ pub fn process_file(
         not_flow_log,
     })
 }
+
+/// How one input of a local-files run went (see [`run_inputs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputRun {
+    /// Checkpointed and nothing new since.
+    Unchanged,
+    /// Read. `pending`: bytes of an unfinished last record left for the next run
+    /// (checkpointed runs); `incomplete`: a whole read ended mid-record; `restarted`: the
+    /// checkpoint saw another file at this path, so it was read again from its start.
+    Read {
+        pending: u64,
+        incomplete: bool,
+        restarted: bool,
+    },
+    /// Not a flow log (or not JSON): why.
+    NotFlowLog(String),
+    /// Could not be read: the message names the input and the cause.
+    Failed(String),
+}
+
+/// What a local-files run asks its front end (the CLI or the WASM runner).
+pub trait RunHooks<W: Write> {
+    /// Checked before each input: stop the run (a signal, say).
+    fn stop(&mut self) -> bool {
+        false
+    }
+    /// An input is about to be read.
+    fn begin(&mut self, _name: &str) {}
+    /// Checked after [`RunHooks::begin`], given the lines written so far this run: leave
+    /// this input for the next run (its checkpoint mark stays where it is). The WASM
+    /// runner's `max_events_per_run`.
+    fn defer(&mut self, _lines: u64) -> bool {
+        false
+    }
+    /// An input was read (or not).
+    fn done(&mut self, name: &str, run: InputRun);
+    /// Reads stdin through `pipeline` (only the CLI can).
+    fn stdin(&mut self, _pipeline: &mut crate::pipeline::Pipeline<W>) -> InputRun {
+        InputRun::Failed("-: stdin cannot be read here".into())
+    }
+}
+
+/// The local-files run loop shared by `nsgflow process` and the WASM runner: each input in
+/// turn through `pipeline` (incrementally when there is a `checkpoint`), until the output
+/// closes or `hooks` says stop. The caller then calls [`finish_run`].
+pub fn run_inputs<W: Write>(
+    pipeline: &mut crate::pipeline::Pipeline<W>,
+    mut checkpoint: Option<&mut Checkpoint>,
+    inputs: &[crate::input::Input],
+    hooks: &mut impl RunHooks<W>,
+) {
+    use crate::engine::InputOutcome;
+    use crate::input::{self, Input};
+    let mut buf = Vec::new();
+    for inp in inputs {
+        if pipeline.output_failed() || hooks.stop() {
+            break;
+        }
+        let name = inp.name();
+        hooks.begin(&name);
+        if hooks.defer(pipeline.lines()) {
+            continue;
+        }
+        let run = match (inp, checkpoint.as_deref_mut()) {
+            (Input::Stdin, _) => hooks.stdin(pipeline),
+            (Input::File(path), Some(cp)) => {
+                let (engine, mut h, dead) = pipeline.handler();
+                match process_file(engine, cp, path, &mut buf, &mut h, dead) {
+                    Ok(FileRun::Unchanged) => InputRun::Unchanged,
+                    Ok(FileRun::Read {
+                        not_flow_log: Some(why),
+                        ..
+                    }) => InputRun::NotFlowLog(why),
+                    Ok(FileRun::Read {
+                        pending, restarted, ..
+                    }) => InputRun::Read {
+                        pending,
+                        incomplete: false,
+                        restarted,
+                    },
+                    Err(e) => {
+                        engine.stats.input_failed();
+                        InputRun::Failed(e)
+                    }
+                }
+            }
+            (Input::File(path), None) => match input::read_file(path, &mut buf) {
+                Err(e) => {
+                    pipeline.engine.stats.input_failed();
+                    InputRun::Failed(format!("{name}: cannot read: {e}"))
+                }
+                Ok(()) => match input::as_text(&buf) {
+                    Ok(text) => match pipeline.process(&name, text) {
+                        InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
+                        InputOutcome::Read { incomplete } => InputRun::Read {
+                            pending: 0,
+                            incomplete,
+                            restarted: false,
+                        },
+                    },
+                    Err(why) => {
+                        pipeline.engine.stats.input_failed();
+                        InputRun::NotFlowLog(why)
+                    }
+                },
+            },
+        };
+        hooks.done(&name, run);
+    }
+}
+
+/// Ends a local-files run: open windows are emitted (`reason`), events and dead letters
+/// flushed, and only then the checkpoint saved, without the files that no longer exist
+/// (the one pruning rule: a file deleted or rotated away is forgotten; files merely not
+/// named this run keep their marks).
+pub fn finish_run<W: Write>(
+    pipeline: &mut crate::pipeline::Pipeline<W>,
+    checkpoint: Option<(&mut Checkpoint, &Path)>,
+    reason: crate::aggregate::FlushReason,
+) -> Result<(), RunError> {
+    pipeline.finish(reason);
+    pipeline.flush().map_err(RunError::Flush)?;
+    if let Some((cp, path)) = checkpoint {
+        cp.files.retain(|file, _| Path::new(file).exists());
+        cp.save(path).map_err(RunError::Checkpoint)?;
+    }
+    Ok(())
+}
+
+/// Why [`finish_run`] failed.
+#[derive(Debug)]
+pub enum RunError {
+    /// Events or dead letters could not be written (the checkpoint was not saved).
+    Flush(crate::pipeline::FlushError),
+    /// The checkpoint could not be saved.
+    Checkpoint(CheckpointError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Flush(e) => e.fmt(f),
+            RunError::Checkpoint(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}

@@ -80,11 +80,6 @@ impl AddressClass {
             AddressClass::Public => "public",
         }
     }
-
-    /// True for addresses routed on the public internet.
-    pub fn is_public(self) -> bool {
-        self == AddressClass::Public
-    }
 }
 
 /// A user network: a CIDR and the name it goes by (`hub-vnet`, `onprem-dc1`).

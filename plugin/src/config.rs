@@ -6,16 +6,22 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ipnet::IpNet;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::aggregate::AggregateConfig;
+use crate::aggregate::Aggregation;
 use crate::blob::config::AzureBlobConfig;
 use crate::classify::{Classifier, NamedNetwork};
+use crate::encode::encoder;
 use crate::encode::{EncodeOptions, Format};
+use crate::engine::Engine;
 use crate::event::Enricher;
+use crate::net::Cidr;
+use crate::output::{DeadLetterWriter, EventWriter};
+use crate::pipeline::{Output, Pipeline};
 use crate::reputation::{Reputation, ReputationConfig};
 use crate::topology::Topology;
+use std::io::Write;
 
 /// Everything the `process` command can be told.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -39,7 +45,7 @@ pub struct Config {
     /// Fluent Bit holds a run's whole output in memory, so this bounds it. Unset: no cap.
     pub max_events_per_run: Option<u64>,
     /// Progress bar: `auto` (on a terminal, the default), `always` or `never`.
-    pub progress: Option<Progress>,
+    pub progress: Option<ProgressMode>,
     /// The Community ID seed. Leave it at 0 unless every tool you join with uses another.
     pub community_id_seed: Option<u16>,
     /// Your networks, by name: each address in one is classed `internal` and named. These
@@ -79,35 +85,15 @@ impl Default for SplunkConfig {
     }
 }
 
+/// When to show the progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Progress {
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum ProgressMode {
     #[default]
     Auto,
     Always,
     Never,
-}
-
-/// A CIDR, or a bare address (a /32 or /128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr(pub IpNet);
-
-impl<'de> Deserialize<'de> for Cidr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_cidr(&s).map(Cidr).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Parses `10.0.0.0/16`, `2001:db8::/32` or a bare address.
-pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
-    let s = s.trim();
-    if let Ok(net) = s.parse::<IpNet>() {
-        return Ok(net.trunc());
-    }
-    s.parse::<std::net::IpAddr>()
-        .map(IpNet::from)
-        .map_err(|_| format!("`{s}` is not a CIDR (like 10.0.0.0/16) or an IP address"))
 }
 
 /// A config file that could not be used: which file, and what is wrong where.
@@ -178,9 +164,6 @@ impl Config {
                 self.service_tags.as_deref(),
             )?));
         }
-        if self.aggregate.enabled {
-            self.aggregate.validate()?;
-        }
         Ok(e)
     }
 
@@ -211,6 +194,35 @@ impl Config {
             splunk_sourcetype: self.splunk.sourcetype.clone(),
             splunk_index: self.splunk.index.clone(),
         }
+    }
+}
+
+impl Config {
+    /// The pipeline this config describes (format, enrichment, aggregation), writing events
+    /// to `out` and rejections to `dead`. (Here rather than in [`crate::pipeline`], which
+    /// sits below the sources that the config also configures.)
+    pub fn pipeline<W: Write>(
+        &self,
+        out: W,
+        dead: DeadLetterWriter,
+    ) -> Result<Pipeline<W>, String> {
+        let engine = Engine::new(self.enricher()?);
+        let output = if self.aggregate.enabled {
+            Output::Aggregates(Box::new(Aggregation::new(
+                &self.aggregate,
+                engine.enricher.clone(),
+            )?))
+        } else {
+            Output::Events
+        };
+        let enc = encoder(self.format.unwrap_or_default(), &self.encode_options());
+        Ok(Pipeline::new(
+            engine,
+            output,
+            enc,
+            EventWriter::new(out),
+            dead,
+        ))
     }
 }
 

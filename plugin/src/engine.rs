@@ -1,9 +1,12 @@
 //! The engine: input text -> records -> tuples -> events -> a handler (the encoder and
-//! writer, or later an aggregator), with rejections to the dead-letter output and every
-//! count kept in [`Stats`].
+//! writer, or the aggregation and then the encoder), with rejections to the dead-letter
+//! output and every count kept in [`Stats`]. The handlers that join aggregation to
+//! encoding ([`AggregateLines`], [`Aggregation::new`] with the encoders' context renderer)
+//! live here, above both; [`crate::pipeline`] chooses between them.
 
 use std::io::Write;
 
+use crate::aggregate::{AggregateEvent, Aggregation, FlushReason};
 use crate::encode::Encode;
 use crate::event::{Enricher, FlowEvent};
 use crate::output::{DeadLetterWriter, EventWriter};
@@ -29,6 +32,82 @@ impl<W: Write> EventHandler for EncodeLines<'_, W> {
     }
 }
 
+/// Encodes each aggregate as one NDJSON line.
+pub(crate) fn aggregate_line<'a, W: Write>(
+    encoder: &'a mut dyn Encode,
+    writer: &'a mut EventWriter<W>,
+) -> impl FnMut(&AggregateEvent<'_>) + 'a {
+    move |ev| {
+        encoder.encode_aggregate(ev, writer.buffer());
+        writer.end_line();
+    }
+}
+
+impl Aggregation {
+    /// Aggregation as `config` says, its aggregates' contexts rendered for the encoders; an
+    /// invalid config is an error naming the setting (see
+    /// [`crate::aggregate::AggregateConfig::validate`]).
+    pub fn new(
+        config: &crate::aggregate::AggregateConfig,
+        enricher: Enricher,
+    ) -> Result<Self, String> {
+        Aggregation::with_renderer(config, enricher, crate::encode::aggregate::render_context)
+    }
+
+    /// The handler for one input: events in, aggregate lines out to `writer`.
+    pub fn lines<'a, W: Write>(
+        &'a mut self,
+        encoder: &'a mut dyn Encode,
+        writer: &'a mut EventWriter<W>,
+    ) -> AggregateLines<'a, W> {
+        // Like the engine, pick up reloaded feeds once per input (or stdin chunk).
+        self.refresh();
+        AggregateLines {
+            agg: self,
+            encoder,
+            writer,
+        }
+    }
+
+    /// Folds one event in; aggregates whose window closes go to `writer` as lines.
+    #[inline]
+    pub fn add<W: Write>(
+        &mut self,
+        event: &FlowEvent<'_>,
+        encoder: &mut dyn Encode,
+        writer: &mut EventWriter<W>,
+    ) {
+        self.add_event(event, &mut aggregate_line(encoder, writer));
+    }
+
+    /// Flushes every window (end of input or a signal), each aggregate a line.
+    pub fn finish<W: Write>(
+        &mut self,
+        reason: FlushReason,
+        encoder: &mut dyn Encode,
+        writer: &mut EventWriter<W>,
+    ) {
+        self.flush_all(reason, &mut aggregate_line(encoder, writer));
+    }
+}
+
+/// The per-input handler; see [`Aggregation::lines`].
+pub struct AggregateLines<'a, W: Write> {
+    agg: &'a mut Aggregation,
+    encoder: &'a mut dyn Encode,
+    writer: &'a mut EventWriter<W>,
+}
+
+impl<W: Write> EventHandler for AggregateLines<'_, W> {
+    #[inline]
+    fn event(&mut self, event: &FlowEvent<'_>) {
+        self.agg.add_event(
+            event,
+            &mut aggregate_line(&mut *self.encoder, &mut *self.writer),
+        );
+    }
+}
+
 /// How one input went, for the caller's error reporting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputOutcome {
@@ -39,7 +118,7 @@ pub enum InputOutcome {
 }
 
 /// Called with the bytes of input read since the last call (for a progress bar).
-pub type Progress = Box<dyn FnMut(u64) + Send>;
+pub type ProgressFn = Box<dyn FnMut(u64) + Send>;
 
 /// How many bytes pass between progress reports.
 const PROGRESS_EVERY: usize = 1 << 20;
@@ -50,7 +129,7 @@ pub struct Engine {
     pub enricher: Enricher,
     pub stats: Stats,
     /// Reports how far [`Engine::process`] has read, about every MiB and at the end.
-    pub progress: Option<Progress>,
+    pub progress: Option<ProgressFn>,
     /// Why the current input looks like something other than a flow log.
     not_flow_log_detail: Option<String>,
 }
@@ -102,7 +181,7 @@ impl Engine {
         partial: bool,
         handler: &mut impl EventHandler,
         dead: &mut DeadLetterWriter,
-        progress: Option<&mut Progress>,
+        progress: Option<&mut ProgressFn>,
     ) -> (record::WalkSummary, usize) {
         self.enricher.refresh();
         let mut sink = Sink {
@@ -155,7 +234,7 @@ struct Sink<'s, H: EventHandler> {
     handler: &'s mut H,
     dead: &'s mut DeadLetterWriter,
     first_not_flow_log: Option<String>,
-    progress: Option<&'s mut Progress>,
+    progress: Option<&'s mut ProgressFn>,
     /// Bytes already reported to `progress`.
     reported: usize,
 }

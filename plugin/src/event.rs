@@ -4,13 +4,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::classify::{AddressClass, Classifier};
+use crate::classify::{builtin_class, AddressClass, Classifier};
 use crate::community_id::CommunityId;
 use crate::l7::l7_protocol;
 use crate::record::{FlowGroup, FlowLogKind, Record};
 use crate::reputation::{Listing, Reputation};
 use crate::resource::{short_type, ResourceId};
-use crate::topology::{flow_type, FlowType, ServiceTag, Site, Topology};
+use crate::topology::{FlowType, GatewayKind, ServiceTag, Site, Topology};
 use crate::tuple::FlowTuple;
 
 /// One side of a flow, classified.
@@ -152,6 +152,37 @@ impl Enricher {
                 tuple.dst_port,
             ),
         }
+    }
+}
+
+/// The FlowType of a flow whose endpoints were placed (see the table in [`crate::topology`]).
+pub fn flow_type(src: &Endpoint<'_>, dst: &Endpoint<'_>) -> FlowType {
+    fn vnet<'e>(e: &Endpoint<'e>) -> Option<&'e str> {
+        e.site.and_then(|s| s.vnet.as_deref())
+    }
+    match (vnet(src), vnet(dst)) {
+        (Some(a), Some(b)) if a == b => FlowType::IntraVNet,
+        (Some(_), Some(_)) => FlowType::InterVNet,
+        (Some(_), None) => other_side(dst),
+        (None, Some(_)) => other_side(src),
+        (None, None) => FlowType::Unknown,
+    }
+}
+
+/// The FlowType from the side that is not in a VNet.
+fn other_side(e: &Endpoint<'_>) -> FlowType {
+    if let Some((kind, _)) = e.site.and_then(|s| s.gateway.as_ref()) {
+        return match kind {
+            GatewayKind::S2s => FlowType::S2S,
+            GatewayKind::P2s => FlowType::P2S,
+        };
+    }
+    match builtin_class(e.ip) {
+        AddressClass::Public if e.reputation.is_some() => FlowType::MaliciousFlow,
+        AddressClass::Public if e.service_tag.is_some() => FlowType::AzurePublic,
+        AddressClass::Public => FlowType::ExternalPublic,
+        AddressClass::AzurePlatform => FlowType::AzurePublic,
+        _ => FlowType::UnknownPrivate,
     }
 }
 

@@ -1,22 +1,21 @@
 //! nsgflow: Azure NSG and VNet flow logs, exploded into one labelled, classified event
 //! per flow tuple and encoded as flat JSON, ECS, Splunk CIM or OCSF.
 //!
-//! The modules follow the data path:
+//! The modules follow one tuple from bytes to output, top-down; each imports only from
+//! the rows below it or beside it (no import cycles: `tests/module_graph.rs` keeps it so):
 //!
 //! | stage | module |
 //! |---|---|
-//! | input (files, directories, stdin) | [`input`] |
-//! | incremental reads across runs | [`checkpoint`] |
-//! | JSON scanning, borrowed | [`json`] |
-//! | records and their nesting | [`record`] |
-//! | tuples | [`tuple`], [`labels`] |
-//! | enrichment | [`event`], [`classify`], [`l7`], [`community_id`], [`resource`] |
-//! | reputation and topology (FlowType) | [`reputation`], [`topology`], over [`prefix_table`] |
-//! | aggregation (an event handler) | [`aggregate`] |
-//! | encoding | [`encode`] |
-//! | output, counters | [`output`], [`stats`] |
-//! | the whole path | [`engine`], configured by [`config`] |
-//! | Azure Blob Storage source (`nsgflow tail`) | [`blob`] |
+//! | input: files, directories, stdin; Azure Blob Storage (`nsgflow tail`) | [`input`], [`checkpoint`] (local folders across runs), [`blob`] |
+//! | records: find them in any container, read headers, walk the nesting | [`json`] (borrowed scanner), [`record`] |
+//! | what was thrown out, and why | [`rejection`] |
+//! | tuples: one flow tuple, its labels | [`tuple`], [`labels`] |
+//! | enrichment: one event per tuple | [`event`] (the [`event::Enricher`], FlowType), [`classify`], [`l7`], [`community_id`], [`resource`], [`reputation`], [`topology`], over [`prefix_table`] and [`net`] |
+//! | aggregation (or, later, detection) | [`aggregate`] |
+//! | encoding: flat, ECS, Splunk, OCSF | [`encode`] |
+//! | output: event and dead-letter writers, counters | [`output`], [`stats`], [`atomic`] (state files) |
+//! | the stages plumbed together | [`engine`] (records -> events), [`pipeline`] (events -> aggregation or encoding -> output) |
+//! | built from the config file | [`config`] |
 //!
 //! ```
 //! use nsgflow::encode::{encoder, EncodeOptions, Format};
@@ -37,7 +36,10 @@
 //! assert!(text.contains(r#""nsg":"WEB-NSG""#));
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod aggregate;
+pub mod atomic;
 pub mod blob;
 pub mod checkpoint;
 pub mod classify;
@@ -50,9 +52,12 @@ pub mod input;
 pub mod json;
 pub mod l7;
 pub mod labels;
+pub mod net;
 pub mod output;
+pub mod pipeline;
 pub mod prefix_table;
 pub mod record;
+pub mod rejection;
 pub mod reputation;
 pub mod resource;
 pub mod stats;

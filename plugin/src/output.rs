@@ -113,10 +113,6 @@ impl DeadLetterWriter {
         }
     }
 
-    pub fn is_enabled(&self) -> bool {
-        self.out.is_some()
-    }
-
     pub fn write(&mut self, input: &str, r: &Rejection<'_>) {
         let Some(w) = self.out.as_mut() else { return };
         let mut o = Obj::open(w.buffer());

@@ -32,6 +32,13 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// An input that could not be read or was not a flow log: counted as an input and as
+    /// a failed one.
+    pub fn input_failed(&mut self) {
+        self.inputs += 1;
+        self.failed_inputs += 1;
+    }
+
     pub fn reject(&mut self, reason: &'static str) {
         *self.rejected.entry(reason).or_insert(0) += 1;
     }

@@ -11,11 +11,12 @@ use std::time::Duration;
 use nsgflow::blob::auth::Credentials;
 use nsgflow::blob::client::BlobClient;
 use nsgflow::blob::config::{AzureBlobConfig, NSG_CONTAINER, VNET_CONTAINER};
-use nsgflow::blob::poll::{BlobSource, PollReport, Sinks};
+use nsgflow::blob::poll::{BlobSource, PollReport};
 use nsgflow::blob::retry::RetryPolicy;
-use nsgflow::encode::{encoder, Encode, EncodeOptions, Format};
+use nsgflow::encode::{encoder, EncodeOptions, Format};
 use nsgflow::engine::Engine;
 use nsgflow::output::{DeadLetterWriter, EventWriter};
+use nsgflow::pipeline::{Output, Pipeline};
 
 use support::azurite::Azurite;
 use support::writer::{count_events, BlobWriter, Hour, Kind, Rng};
@@ -58,10 +59,7 @@ fn client(az: &Azurite) -> &'static BlobClient {
 /// The reader under test, in process, writing NDJSON into a buffer.
 struct Reader {
     source: BlobSource<'static>,
-    engine: Engine,
-    enc: Box<dyn Encode>,
-    writer: EventWriter<Box<dyn Write + Send>>,
-    dead: DeadLetterWriter,
+    pipeline: Pipeline<Box<dyn Write + Send>>,
     out: SharedBuf,
     dead_out: SharedBuf,
     messages: Vec<String>,
@@ -83,10 +81,7 @@ impl Reader {
         let dead_out = SharedBuf::default();
         Reader {
             source: BlobSource::new(c, cfg).unwrap(),
-            engine: Engine::default(),
-            enc: encoder(Format::Flat, &EncodeOptions::default()),
-            writer: EventWriter::new(Box::new(out.clone())),
-            dead: DeadLetterWriter::new(Some(Box::new(dead_out.clone()))),
+            pipeline: pipeline(Box::new(out.clone()), &dead_out),
             out,
             dead_out,
             messages: Vec::new(),
@@ -94,18 +89,22 @@ impl Reader {
     }
 
     fn poll(&mut self) -> PollReport {
-        let r = self
-            .source
-            .poll(&mut Sinks {
-                engine: &mut self.engine,
-                encoder: self.enc.as_mut(),
-                writer: &mut self.writer,
-                dead: &mut self.dead,
-            })
-            .unwrap();
-        self.messages.extend(r.messages.iter().cloned());
+        let r = self.source.poll(&mut self.pipeline).unwrap();
+        self.messages
+            .extend(r.messages.iter().map(|m| m.to_string()));
         r
     }
+}
+
+/// Flat events to `out`, dead letters to `dead`.
+fn pipeline(out: Box<dyn Write + Send>, dead: &SharedBuf) -> Pipeline<Box<dyn Write + Send>> {
+    Pipeline::new(
+        Engine::default(),
+        Output::Events,
+        encoder(Format::Flat, &EncodeOptions::default()),
+        EventWriter::new(out),
+        DeadLetterWriter::new(Some(Box::new(dead.clone()))),
+    )
 }
 
 fn setup(c: &BlobClient) {
@@ -385,20 +384,15 @@ fn a_read_stopped_midway_is_finished_later_although_the_blob_did_not_change() {
     // The first reader's output breaks after about two records' events.
     let mut first = Reader::with(c, cfg.clone());
     let taken = SharedBuf::default();
-    first.writer = EventWriter::new(Box::new(FailAfter {
-        left: 2 * 3 * 700,
-        taken: taken.clone(),
-    }));
-    let err = first
-        .source
-        .poll(&mut Sinks {
-            engine: &mut first.engine,
-            encoder: first.enc.as_mut(),
-            writer: &mut first.writer,
-            dead: &mut first.dead,
-        })
-        .unwrap_err();
-    assert_eq!(err, nsgflow::blob::poll::OUTPUT_CLOSED);
+    first.pipeline = pipeline(
+        Box::new(FailAfter {
+            left: 2 * 3 * 700,
+            taken: taken.clone(),
+        }),
+        &first.dead_out,
+    );
+    let err = first.source.poll(&mut first.pipeline).unwrap_err();
+    assert_eq!(err, nsgflow::blob::poll::PollError::OutputClosed);
     let (before, _) = count_events(&taken.text());
     assert!(!before.is_empty() && before.len() < 24, "{}", before.len());
     // The blob does not change; a second reader must still read the rest, and repeat

@@ -339,13 +339,13 @@ fn cache_counters_are_in_the_summary() {
 }
 
 #[test]
-fn tail_refuses_aggregation_it_cannot_checkpoint() {
-    let config = tmp("tail-agg.yaml");
-    std::fs::write(&config, "aggregate:\n  enabled: true\n").unwrap();
-    let out = run(&["tail", "--once", "--config", config.to_str().unwrap()]);
+fn tail_window_and_key_need_aggregation() {
+    // `tail` aggregates now (plugin/tests/azure_cli.rs runs it against Azurite); shaping
+    // aggregation without turning it on is still an error that says what to add.
+    let out = run(&["tail", "--once", "--window", "10m"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("does not aggregate yet"), "{err}");
+    assert!(err.contains("add --aggregate"), "{err}");
 }
 
 /// A fresh host: the output and dead-letter folders do not exist yet. nsgflow creates

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
-use nsgflow_tests::run_text_with;
+use nsgflow_tests::{clickhouse_tables, queries_dir, run_text_with};
 use nsgflow_vrl::Program;
 use serde_json::Value as Json;
 use vrl::value::Value;
@@ -478,6 +478,10 @@ fn template_fields(t: &str) -> Vec<String> {
 
 #[test]
 fn events_flow_through_every_pipeline_to_its_sinks() {
+    let clickhouse_schema = clickhouse_tables(
+        &std::fs::read_to_string(queries_dir().join("clickhouse/schema.sql"))
+            .expect("queries/clickhouse/schema.sql"),
+    );
     for (name, doc) in pipelines() {
         // Vector logs neither an exec command's stderr nor its exit status: nsgflow's
         // errors ("cannot open ...", "nothing to read") must be taken in and shown.
@@ -514,6 +518,17 @@ fn events_flow_through_every_pipeline_to_its_sinks() {
                         "{name}: {id}: {e:?}"
                     );
                 }
+                continue;
+            }
+            // Alert sinks (a route's `alerts` output) get events once a pipeline runs
+            // `--detect`; the fixtures raise none.
+            let alert_sink = c["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i.as_str().is_some_and(|i| i.ends_with(".alerts")));
+            if alert_sink {
+                assert!(events.is_empty(), "{name}: {id}: no alerts expected");
                 continue;
             }
             assert!(
@@ -573,6 +588,27 @@ fn events_flow_through_every_pipeline_to_its_sinks() {
                             lookup(e, "event").is_none(),
                             "{name}: the envelope was not unwrapped"
                         );
+                    }
+                    "clickhouse" => {
+                        // JSONEachRow into the table of queries/clickhouse/schema.sql:
+                        // every key is a column (the sink refuses unknown fields).
+                        let table = format!(
+                            "{}.{}",
+                            c["database"].as_str().unwrap(),
+                            c["table"].as_str().unwrap()
+                        );
+                        let columns = &clickhouse_schema[&table];
+                        let Value::Object(map) = e else {
+                            panic!("{name}: {id}: not an object")
+                        };
+                        for key in map.keys() {
+                            assert!(
+                                columns.iter().any(|c| c.as_str() == key.as_ref() as &str),
+                                "{name}: {id}: `{key}` is no column of {table}"
+                            );
+                        }
+                        assert!(is_text(lookup(e, "timestamp")), "{name}: timestamp text");
+                        assert_eq!(c["date_time_best_effort"], true, "{name}: RFC 3339 times");
                     }
                     other => panic!("{name}: sink type {other} not checked"),
                 }

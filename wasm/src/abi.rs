@@ -50,7 +50,7 @@ unsafe fn call(rec: *const u8, rec_len: u32, op: Op) -> *const u8 {
     let run = std::panic::catch_unwind(|| {
         FILTER.with(|cell| {
             let mut guard = cell.try_borrow_mut().ok()?;
-            let filter = guard.get_or_insert_with(crate::config::filter_from_preopens);
+            let filter = guard.get_or_insert_with(crate::filter::Filter::from_preopens);
             match &input {
                 Err(why) => Some(Err(why.clone())),
                 Ok(bytes) => {

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 
 use nsgflow::config::Config;
 
-use crate::filter::Filter;
-
 /// The config file's name, looked for in each accessible directory.
 pub const CONFIG_FILE: &str = "nsgflow.yaml";
 /// The checkpoint file's name, in the config's directory (hidden: directory walks skip it).
@@ -44,13 +42,4 @@ pub fn state_dir(config_path: Option<&Path>, dirs: &[PathBuf]) -> Option<PathBuf
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .or_else(|| dirs.first().cloned())
-}
-
-/// The filter, configured from the accessible directories (filter_wasm's
-/// `accessible_paths`); a config that cannot be used makes every call say why.
-pub fn filter_from_preopens() -> Filter {
-    match load(&crate::preopens::dirs()) {
-        Ok((config, _)) => Filter::new(&config, None),
-        Err(e) => Filter::new(&Config::default(), Some(e)),
-    }
 }

@@ -51,6 +51,15 @@ impl Default for Filter {
 }
 
 impl Filter {
+    /// The filter, configured from the accessible directories (filter_wasm's
+    /// `accessible_paths`); a config that cannot be used makes every call say why.
+    pub fn from_preopens() -> Self {
+        match crate::config::load(&crate::preopens::dirs()) {
+            Ok((config, _)) => Filter::new(&config, None),
+            Err(e) => Filter::new(&Config::default(), Some(e)),
+        }
+    }
+
     /// A filter with `config`'s networks, seed and Splunk settings; `config_error`, when
     /// set, turns every call into an error that says so.
     pub fn new(config: &Config, config_error: Option<String>) -> Self {

@@ -20,12 +20,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nsgflow::aggregate::{Aggregation, EventsOrAggregates, FlushReason};
-use nsgflow::checkpoint::{process_file, Checkpoint, FileRun};
-use nsgflow::encode::encoder;
-use nsgflow::engine::Engine;
+use nsgflow::aggregate::FlushReason;
+use nsgflow::checkpoint::{finish_run, run_inputs, Checkpoint, InputRun, RunHooks};
 use nsgflow::input::{self, Input};
-use nsgflow::output::{DeadLetterWriter, EventWriter};
+use nsgflow::output::DeadLetterWriter;
 
 use crate::config::{self, CHECKPOINT_FILE};
 
@@ -92,7 +90,7 @@ pub fn run<O: Write, E: Write + Send + 'static>(
             }
         },
     };
-    let mut dead = DeadLetterWriter::new(Some(dead_out));
+    let dead = DeadLetterWriter::new(Some(dead_out));
 
     let roots: Vec<String> = if config.inputs.is_empty() {
         // Every accessible directory but the one holding the config (and, maybe, feeds
@@ -128,74 +126,31 @@ pub fn run<O: Write, E: Write + Send + 'static>(
 
     // Reputation feeds, topology and service tags are read from their files (give their
     // paths under accessible_paths) on every run.
-    let enricher = match config.enricher() {
-        Ok(e) => e,
+    let mut pipeline = match config.pipeline(stdout, dead) {
+        Ok(p) => p,
         Err(e) => return fail(format!("{}: {e}", config::CONFIG_FILE), report),
     };
-    let mut engine = Engine::new(enricher);
-    let mut aggregation = config
-        .aggregate
-        .enabled
-        .then(|| Aggregation::new(&config.aggregate, engine.enricher.clone()));
-    let mut enc = encoder(config.format.unwrap_or_default(), &config.encode_options());
-    let mut out = EventWriter::new(stdout);
-    let mut buf = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for inp in inputs {
-        let Input::File(path) = inp else { continue };
-        if dead_path.as_deref() == Some(path.as_path()) {
-            continue;
-        }
-        let key = path.display().to_string();
-        seen.insert(key.clone());
-        report.files += 1;
-        // The cap is checked between files: the file a run is in is read to its end.
-        if config
-            .max_events_per_run
-            .is_some_and(|cap| out.lines >= cap)
-        {
-            report.deferred += 1;
-            continue;
-        }
-        let before = engine.stats.rejected_total();
-        let run = process_file(
-            &mut engine,
-            &mut checkpoint,
-            &path,
-            &mut buf,
-            &mut EventsOrAggregates::new(&mut aggregation, enc.as_mut(), &mut out),
-            &mut dead,
-        );
-        report.rejected += engine.stats.rejected_total() - before;
-        match run {
-            Ok(FileRun::Unchanged) => {}
-            Ok(FileRun::Read {
-                pending,
-                not_flow_log,
-                ..
-            }) => {
-                report.files_with_news += 1;
-                report.pending_bytes += pending;
-                if let Some(why) = not_flow_log {
-                    report.errors.push(format!("{key}: not a flow log: {why}"));
-                }
-            }
-            Err(e) => report.errors.push(e),
-        }
-    }
+    let inputs: Vec<Input> = inputs
+        .into_iter()
+        .filter(|i| !matches!((i, dead_path.as_deref()), (Input::File(p), Some(d)) if p == d))
+        .collect();
+    let mut hooks = Hooks {
+        report: &mut report,
+        max_events: config.max_events_per_run,
+    };
+    run_inputs(&mut pipeline, Some(&mut checkpoint), &inputs, &mut hooks);
+    report.rejected = pipeline.engine.stats.rejected_total();
     // Each run is a fresh instance: its aggregation windows close at its end (a window
-    // that spans runs comes out as one aggregate per run).
-    if let Some(agg) = aggregation.as_mut() {
-        agg.finish(FlushReason::EndOfInput, enc.as_mut(), &mut out);
-    }
-    report.events = out.lines;
-    // Events first, then the checkpoint: a crash in between repeats events, never loses them.
-    if let Err(e) = out.flush().and_then(|_| dead.flush()) {
+    // that spans runs comes out as one aggregate per run). Events first, then the
+    // checkpoint: a crash in between repeats events, never loses them.
+    let done = finish_run(
+        &mut pipeline,
+        Some((&mut checkpoint, &cp_path)),
+        FlushReason::EndOfInput,
+    );
+    report.events = pipeline.lines();
+    if let Err(e) = done {
         return fail(format!("cannot write events: {e}"), report);
-    }
-    checkpoint.files.retain(|k, _| seen.contains(k));
-    if let Err(e) = checkpoint.save(&cp_path) {
-        return fail(e.to_string(), report);
     }
     let mut err = stderr.clone();
     for e in &report.errors {
@@ -214,6 +169,43 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         );
     }
     (i32::from(!report.errors.is_empty()), report)
+}
+
+/// The runner's side of the run loop: the report, and the `max_events_per_run` cap.
+struct Hooks<'a> {
+    report: &'a mut RunReport,
+    max_events: Option<u64>,
+}
+
+impl<W: Write> RunHooks<W> for Hooks<'_> {
+    fn begin(&mut self, _name: &str) {
+        self.report.files += 1;
+    }
+
+    // The cap is checked between files: the file a run is in is read to its end.
+    fn defer(&mut self, lines: u64) -> bool {
+        let defer = self.max_events.is_some_and(|cap| lines >= cap);
+        if defer {
+            self.report.deferred += 1;
+        }
+        defer
+    }
+
+    fn done(&mut self, name: &str, run: InputRun) {
+        let report = &mut *self.report;
+        match run {
+            InputRun::Unchanged => {}
+            InputRun::Read { pending, .. } => {
+                report.files_with_news += 1;
+                report.pending_bytes += pending;
+            }
+            InputRun::NotFlowLog(why) => {
+                report.files_with_news += 1;
+                report.errors.push(format!("{name}: not a flow log: {why}"));
+            }
+            InputRun::Failed(e) => report.errors.push(e),
+        }
+    }
 }
 
 /// stderr, shared between the dead-letter writer and the messages.

@@ -112,19 +112,29 @@ impl<'de> Deserialize<'de> for Seconds {
 }
 
 impl AggregateConfig {
-    /// Checks the values together; the error says which setting and why.
+    /// Checks the values together; the error names the setting, its value and what to
+    /// write instead. Run by [`super::Aggregator::new`], where the runtime state is built.
+    ///
+    /// ```
+    /// use nsgflow::aggregate::{AggregateConfig, Seconds};
+    /// let c = AggregateConfig { window: Seconds(0), ..AggregateConfig::default() };
+    /// assert!(c.validate().unwrap_err().contains("aggregate.window `0s`"));
+    /// ```
     pub fn validate(&self) -> Result<(), String> {
         if self.window.0 == 0 || self.window.0 > 86_400 {
             return Err(format!(
-                "aggregate.window {} must be between 1s and 24h",
+                "aggregate.window `{}` must be between 1s and 24h: set `aggregate.window` (or --window) to e.g. 60s, 10m or 1h",
                 self.window
             ));
         }
         if self.max_keys == 0 {
-            return Err("aggregate.max_keys must be at least 1".into());
+            return Err(
+                "aggregate.max_keys `0` must be at least 1: leave it out for the default (1000000)"
+                    .into(),
+            );
         }
         if self.key.is_empty() {
-            return Err("aggregate.key has no fields".into());
+            return Err("aggregate.key has no fields: name at least one, or use 5tuple".into());
         }
         Ok(())
     }

@@ -1,5 +1,7 @@
-//! Aggregation as an [`EventHandler`]: each event becomes a [`TupleIn`]; each aggregate is
-//! enriched and encoded as one NDJSON line.
+//! Aggregation of enriched events: each event becomes a [`TupleIn`]; each aggregate whose
+//! window closes is enriched and handed to the caller as an [`AggregateEvent`]. Encoding
+//! the aggregates is the layer above (`lines` and `finish`, in [`crate::engine`]), so this
+//! module does not depend on the encoders.
 //!
 //! ```
 //! use nsgflow::aggregate::{AggregateConfig, Aggregation, FlushReason};
@@ -13,7 +15,7 @@
 //!   "1542110389,10.5.16.4,13.67.143.117,59932,443,T,O,A,E,2,120,3,400"]}]}]}}]}"#;
 //! let mut engine = Engine::default();
 //! let config = AggregateConfig { enabled: true, ..Default::default() };
-//! let mut agg = Aggregation::new(&config, engine.enricher.clone());
+//! let mut agg = Aggregation::new(&config, engine.enricher.clone()).unwrap();
 //! let mut enc = encoder(Format::Flat, &EncodeOptions::default());
 //! let mut out = EventWriter::new(Vec::new());
 //! let mut dead = DeadLetterWriter::new(None);
@@ -25,18 +27,15 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::encode::Encode;
-use crate::engine::{EncodeLines, EventHandler};
 use crate::event::{Enricher, FlowEvent};
 use crate::labels::{Action, Direction, FlowState};
-use crate::output::EventWriter;
 
 use super::config::AggregateConfig;
 use super::key::{
-    ip_words, words_ip, ContextTable, FlowKey, KeyField, DENY, DST_V6, OUTBOUND, SRC_V6,
+    ip_words, words_ip, ContextTable, FlowKey, KeyField, RenderContext, DENY, DST_V6, OUTBOUND,
+    SRC_V6,
 };
 use super::record::AggregateEvent;
 use super::window::{Aggregate, Aggregator, FlushReason, TupleIn, BEGUN, DENIED, ENDED};
@@ -98,29 +97,42 @@ impl Masks {
 }
 
 impl Aggregation {
-    pub fn new(config: &AggregateConfig, enricher: Enricher) -> Self {
-        Aggregation {
-            aggregator: Aggregator::new(config),
-            contexts: ContextTable::default(),
+    /// Aggregation as `config` says, with `render` writing each key context's fields as the
+    /// encoders show them (injected from above: `Aggregation::new` in [`crate::engine`]
+    /// passes the encoders' renderer). An invalid config is an error naming the setting
+    /// (see [`AggregateConfig::validate`]).
+    pub fn with_renderer(
+        config: &AggregateConfig,
+        enricher: Enricher,
+        render: RenderContext,
+    ) -> Result<Self, String> {
+        Ok(Aggregation {
+            aggregator: Aggregator::new(config)?,
+            contexts: ContextTable::new(render),
             enricher,
             ip_text: [String::new(), String::new()],
             masks: Masks::new(config),
-        }
+        })
     }
 
-    /// The handler for one input: events in, aggregate lines out to `writer`.
-    pub fn lines<'a, W: Write>(
-        &'a mut self,
-        encoder: &'a mut dyn Encode,
-        writer: &'a mut EventWriter<W>,
-    ) -> AggregateLines<'a, W> {
-        // Like the engine, pick up reloaded feeds once per input (or stdin chunk).
+    /// Picks up reloaded feeds (once per input or stdin chunk, like the engine).
+    pub fn refresh(&mut self) {
         self.enricher.refresh();
-        AggregateLines {
-            agg: self,
-            encoder,
-            writer,
-        }
+    }
+
+    /// Folds one event in; each aggregate whose window closes is enriched and handed to
+    /// `emit`.
+    #[inline]
+    pub fn add_event(&mut self, event: &FlowEvent<'_>, emit: &mut dyn FnMut(&AggregateEvent<'_>)) {
+        let t = self.tuple_in(event);
+        let Aggregation {
+            aggregator,
+            contexts,
+            enricher,
+            ip_text,
+            ..
+        } = self;
+        aggregator.add(&t, &mut |a| render(a, contexts, enricher, ip_text, emit));
     }
 
     /// The compact form of an event.
@@ -166,13 +178,9 @@ impl Aggregation {
         }
     }
 
-    /// Flushes every window (end of input or a signal).
-    pub fn finish<W: Write>(
-        &mut self,
-        reason: FlushReason,
-        encoder: &mut dyn Encode,
-        writer: &mut EventWriter<W>,
-    ) {
+    /// Flushes every window (end of input or a signal), each aggregate enriched and handed
+    /// to `emit`.
+    pub fn flush_all(&mut self, reason: FlushReason, emit: &mut dyn FnMut(&AggregateEvent<'_>)) {
         let Aggregation {
             aggregator,
             contexts,
@@ -182,19 +190,18 @@ impl Aggregation {
         } = self;
         enricher.refresh();
         aggregator.flush_all(reason, &mut |a| {
-            render(a, contexts, enricher, ip_text, encoder, writer)
+            render(a, contexts, enricher, ip_text, emit)
         });
     }
 }
 
-/// Enriches and encodes one aggregate as a line.
-fn render<W: Write>(
+/// Enriches one aggregate and hands it to `emit`.
+fn render(
     a: &Aggregate<'_>,
     contexts: &ContextTable,
     enricher: &mut Enricher,
     ip_text: &mut [String; 2],
-    encoder: &mut dyn Encode,
-    writer: &mut EventWriter<W>,
+    emit: &mut dyn FnMut(&AggregateEvent<'_>),
 ) {
     let has = |f| a.spec.has(f);
     let src_ip = has(KeyField::SrcIp).then(|| words_ip(a.key.src, a.key.flags & SRC_V6 != 0));
@@ -225,8 +232,7 @@ fn render<W: Write>(
             })
         }
     }
-    encoder.encode_aggregate(&ev, writer.buffer());
-    writer.end_line();
+    emit(&ev);
 }
 
 /// Dotted-quad text without the `fmt` machinery (a fifth of the cost of writing an
@@ -238,61 +244,5 @@ fn write_ipv4(text: &mut String, a: Ipv4Addr) {
             text.push('.');
         }
         text.push_str(buf.format(o));
-    }
-}
-
-/// The per-input handler; see [`Aggregation::lines`].
-pub struct AggregateLines<'a, W: Write> {
-    agg: &'a mut Aggregation,
-    encoder: &'a mut dyn Encode,
-    writer: &'a mut EventWriter<W>,
-}
-
-impl<W: Write> EventHandler for AggregateLines<'_, W> {
-    #[inline]
-    fn event(&mut self, event: &FlowEvent<'_>) {
-        let t = self.agg.tuple_in(event);
-        let Aggregation {
-            aggregator,
-            contexts,
-            enricher,
-            ip_text,
-            ..
-        } = &mut *self.agg;
-        let (encoder, writer) = (&mut *self.encoder, &mut *self.writer);
-        aggregator.add(&t, &mut |a| {
-            render(a, contexts, enricher, ip_text, encoder, writer)
-        });
-    }
-}
-
-/// What the engine hands events to: each event encoded as a line, or aggregated when the
-/// config turns aggregation on. Shared by the command line and the WASM build.
-pub enum EventsOrAggregates<'a, W: Write> {
-    Lines(EncodeLines<'a, W>),
-    Aggregate(AggregateLines<'a, W>),
-}
-
-impl<'a, W: Write> EventsOrAggregates<'a, W> {
-    /// Aggregates into `aggregation` when there is one, else encodes each event.
-    pub fn new(
-        aggregation: &'a mut Option<Aggregation>,
-        encoder: &'a mut dyn Encode,
-        writer: &'a mut EventWriter<W>,
-    ) -> Self {
-        match aggregation {
-            Some(agg) => EventsOrAggregates::Aggregate(agg.lines(encoder, writer)),
-            None => EventsOrAggregates::Lines(EncodeLines { encoder, writer }),
-        }
-    }
-}
-
-impl<W: Write> EventHandler for EventsOrAggregates<'_, W> {
-    #[inline]
-    fn event(&mut self, event: &FlowEvent<'_>) {
-        match self {
-            EventsOrAggregates::Lines(h) => h.event(event),
-            EventsOrAggregates::Aggregate(h) => h.event(event),
-        }
     }
 }

@@ -253,18 +253,35 @@ impl hashbrown::Equivalent<PairKey> for PairRef<'_> {
     }
 }
 
+/// Renders a [`Context`]'s fields as the encoders write them, into
+/// [`Context::fields_json`]. Injected by the layer above (encoding), so aggregation does not
+/// depend on the encoders.
+pub type RenderContext = fn(&Context) -> Vec<u8>;
+
 /// Interned contexts. Rules and resources are few (hundreds), so this only grows a little;
 /// a tuple pays a hash only when its flow group differs from the last one, and allocates
-/// only for a pair never seen before.
-#[derive(Debug, Default)]
+/// (and renders) only for a pair never seen before.
+#[derive(Debug)]
 pub struct ContextTable {
     ids: hashbrown::HashMap<PairKey, u32, std::hash::RandomState>,
     contexts: Vec<Context>,
     last_group: u64,
     last_id: u32,
+    render: RenderContext,
 }
 
 impl ContextTable {
+    /// An empty table whose contexts are rendered once each by `render`.
+    pub fn new(render: RenderContext) -> Self {
+        ContextTable {
+            ids: hashbrown::HashMap::default(),
+            contexts: Vec::new(),
+            last_group: 0,
+            last_id: 0,
+            render,
+        }
+    }
+
     /// The context id of an event's flow group under `spec`.
     #[inline]
     pub fn id(&mut self, spec: KeySpec, e: &FlowEvent<'_>) -> u32 {
@@ -303,7 +320,7 @@ impl ContextTable {
             observer: resource.and(origin.observer()).map(str::to_string),
             fields_json: Vec::new(),
         };
-        ctx.fields_json = crate::encode::aggregate::render_context(&ctx);
+        ctx.fields_json = (self.render)(&ctx);
         let id = self.contexts.len() as u32;
         self.contexts.push(ctx);
         self.ids
@@ -317,7 +334,7 @@ impl ContextTable {
 
     /// A context id for tests and benches that build keys by hand.
     pub fn push(&mut self, mut ctx: Context) -> u32 {
-        ctx.fields_json = crate::encode::aggregate::render_context(&ctx);
+        ctx.fields_json = (self.render)(&ctx);
         self.contexts.push(ctx);
         self.contexts.len() as u32 - 1
     }

@@ -21,7 +21,7 @@ pub mod record;
 pub mod window;
 
 pub use config::{AggregateConfig, Seconds};
-pub use handler::{AggregateLines, Aggregation, EventsOrAggregates};
-pub use key::{Context, ContextTable, FlowKey, KeyField, KeySpec};
+pub use handler::Aggregation;
+pub use key::{Context, ContextTable, FlowKey, KeyField, KeySpec, RenderContext};
 pub use record::AggregateEvent;
 pub use window::{Aggregate, AggregateStats, Aggregator, Counts, FlushReason, TupleIn};

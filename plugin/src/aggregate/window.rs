@@ -15,7 +15,7 @@
 //! ```
 //! use nsgflow::aggregate::{Aggregator, AggregateConfig, TupleIn, FlowKey, Seconds};
 //! let config = AggregateConfig { enabled: true, window: Seconds(60), ..Default::default() };
-//! let mut agg = Aggregator::new(&config);
+//! let mut agg = Aggregator::new(&config).unwrap();
 //! let mut out = Vec::new();
 //! for ts in [1_000, 2_000, 61_000] {
 //!     let t = TupleIn { timestamp_ms: ts, key: FlowKey::default(), packets: [1, 1], bytes: [60, 60], ..Default::default() };
@@ -123,6 +123,8 @@ impl Aggregate<'_> {
 #[derive(Debug, Default)]
 struct Window {
     start_ms: u64,
+    /// The order in which windows were opened (see [`Aggregator::windows_opened`]).
+    seq: u64,
     late: bool,
     index: HashTable<u32>,
     entries: Vec<Entry>,
@@ -188,25 +190,31 @@ pub struct Aggregator {
     next_close_ms: u64,
     /// The window the last late tuple went to.
     last_late_start: Option<u64>,
+    /// Windows opened so far.
+    opened: u64,
     pub stats: AggregateStats,
 }
 
 impl Aggregator {
-    pub fn new(config: &AggregateConfig) -> Self {
-        Aggregator {
+    /// The aggregator for `config`, checked first ([`AggregateConfig::validate`]): a window
+    /// outside 1s..24h (offsets are u32 ms), no keys allowed or no key fields is an error
+    /// naming the setting and its value; nothing is clamped.
+    pub fn new(config: &AggregateConfig) -> Result<Self, String> {
+        config.validate()?;
+        Ok(Aggregator {
             spec: config.key,
-            // 1 ms to 24 h (`AggregateConfig::validate` tells users; offsets are u32 ms).
-            window_ms: config.window.as_millis().clamp(1, 86_400_000),
+            window_ms: config.window.as_millis(),
             lateness_ms: config.allowed_lateness.as_millis(),
-            max_keys: config.max_keys.max(1),
+            max_keys: config.max_keys,
             windows: Vec::new(),
             spare: Vec::new(),
             live_keys: 0,
             max_event_ms: 0,
             next_close_ms: u64::MAX,
             last_late_start: None,
+            opened: 0,
             stats: AggregateStats::default(),
-        }
+        })
     }
 
     pub fn spec(&self) -> KeySpec {
@@ -215,6 +223,18 @@ impl Aggregator {
 
     pub fn live_keys(&self) -> usize {
         self.live_keys
+    }
+
+    /// How many windows were opened so far. Every tuple added before this call is in a
+    /// window numbered below it, so once [`Aggregator::oldest_open_window`] is at or past
+    /// it (or `None`), all those tuples have been emitted.
+    pub fn windows_opened(&self) -> u64 {
+        self.opened
+    }
+
+    /// The number of the oldest window still open, if any.
+    pub fn oldest_open_window(&self) -> Option<u64> {
+        self.windows.iter().map(|w| w.seq).min()
     }
 
     fn watermark(&self) -> u64 {
@@ -302,6 +322,8 @@ impl Aggregator {
         let mut win = self.spare.pop().unwrap_or_default();
         win.start_ms = start;
         win.late = late;
+        win.seq = self.opened;
+        self.opened += 1;
         let at = self
             .windows
             .partition_point(|w| (w.start_ms, w.late) < (start, late));
@@ -444,7 +466,7 @@ mod tests {
         config: &AggregateConfig,
         tuples: &[TupleIn],
     ) -> Vec<(u64, u32, u32, bool, FlushReason)> {
-        let mut agg = Aggregator::new(config);
+        let mut agg = Aggregator::new(config).unwrap();
         let mut out = Vec::new();
         let mut emit = |a: &Aggregate<'_>| {
             out.push((
@@ -551,7 +573,7 @@ mod tests {
             key: KeySpec::TRAFFIC_ANALYTICS,
             ..AggregateConfig::default()
         };
-        let mut agg = Aggregator::new(&c);
+        let mut agg = Aggregator::new(&c).unwrap();
         for port in [40000, 40001, 40000, 40002] {
             let t = TupleIn {
                 src_port: port,
@@ -564,5 +586,31 @@ mod tests {
             got = Some(a.counts.src_ports)
         });
         assert_eq!(got, Some(3));
+    }
+
+    #[test]
+    fn out_of_range_settings_are_errors_not_clamps() {
+        let window = |secs| AggregateConfig {
+            window: Seconds(secs),
+            ..AggregateConfig::default()
+        };
+        for secs in [0, 86_401] {
+            let err = Aggregator::new(&window(secs)).unwrap_err();
+            assert!(
+                err.contains(&format!("aggregate.window `{secs}s`")),
+                "{err}"
+            );
+            assert!(err.contains("10m"), "says what to write: {err}");
+        }
+        assert_eq!(
+            Aggregator::new(&window(86_400)).unwrap().window_ms,
+            86_400_000
+        );
+        let err = Aggregator::new(&AggregateConfig {
+            max_keys: 0,
+            ..AggregateConfig::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("aggregate.max_keys `0`"), "{err}");
     }
 }

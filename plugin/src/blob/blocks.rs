@@ -105,8 +105,6 @@ pub fn batches(
     out
 }
 
-/// The head block's text.
-pub const HEAD: &str = "{\"records\":[";
 /// The tail block's text.
 pub const TAIL: &str = "]}";
 

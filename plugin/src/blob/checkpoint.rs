@@ -2,13 +2,14 @@
 //! written. One small JSON file per blob, replaced atomically (temp file, fsync, rename,
 //! fsync of the directory), and only after the events of those blocks were flushed.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{content_hash, SeenBlock};
+use crate::atomic::write_atomic;
 
 /// The state of one blob.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,28 +144,6 @@ impl CheckpointStore {
         }
         Ok(n)
     }
-}
-
-/// Writes `data` to `path` so that a crash at any point leaves either the old file or the
-/// new one: a temp file beside it, fsync, rename over, fsync of the directory.
-pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    // Make the rename itself durable (not supported everywhere: best effort).
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 fn sanitize(s: &str) -> String {

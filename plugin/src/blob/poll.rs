@@ -5,7 +5,7 @@
 //! threads; decoding, writing and checkpointing run on the caller's thread, one batch at a
 //! time, so at most one batch's events are out without a checkpoint.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -16,21 +16,69 @@ use super::checkpoint::{BlobCheckpoint, CheckpointStore};
 use super::client::{BlobClient, BlobError};
 use super::config::AzureBlobConfig;
 use super::list::{discover, hour_prefixes};
-use crate::encode::Encode;
-use crate::engine::{EncodeLines, Engine, InputOutcome};
-use crate::output::{DeadLetterWriter, EventWriter};
+use crate::engine::InputOutcome;
+use crate::pipeline::{FlushError, Pipeline};
 use crate::record::{reason, Location, RejectLevel, Rejection, WalkSummary};
 
-/// The error of [`BlobSource::poll`] when the reader of the output went away (a closed
-/// pipe): not a failure, the run just ends.
-pub const OUTPUT_CLOSED: &str = "output closed";
+/// Why [`BlobSource::poll`] stopped the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollError {
+    /// The reader of the output went away (a closed pipe): not a failure, the run ends.
+    OutputClosed,
+    /// Output or checkpoints cannot be written: the message says where and why.
+    Fatal(String),
+}
 
-/// Where events go: the engine and its encoder, writer and dead-letter output.
-pub struct Sinks<'a, W: Write> {
-    pub engine: &'a mut Engine,
-    pub encoder: &'a mut dyn Encode,
-    pub writer: &'a mut EventWriter<W>,
-    pub dead: &'a mut DeadLetterWriter,
+impl std::fmt::Display for PollError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PollError::OutputClosed => f.write_str("output closed"),
+            PollError::Fatal(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for PollError {}
+
+impl From<String> for PollError {
+    fn from(m: String) -> Self {
+        PollError::Fatal(m)
+    }
+}
+
+/// How serious a [`Message`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// For the record (checkpoints pruned).
+    Info,
+    /// Something was skipped or repeated; the run goes on.
+    Warning,
+    /// A blob or listing failed; it is retried at the next poll, and the exit status is 1.
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One line for the operator: `error: ...`, `warning: ...` or `info: ...` when shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub severity: Severity,
+    /// What happened, where, and what to do.
+    pub text: String,
+}
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.severity.as_str(), self.text)
+    }
 }
 
 /// What the source has done since it started.
@@ -58,12 +106,23 @@ pub struct SourceStats {
 /// What one poll found, for the caller to print.
 #[derive(Debug, Default)]
 pub struct PollReport {
-    /// Warnings and errors, one line each, already saying where and what to do.
-    pub messages: Vec<String>,
+    /// Warnings and errors, one each, already saying where and what to do.
+    pub messages: Vec<Message>,
     /// Blobs that changed while being read: poll again soon to finish them.
     pub unfinished: usize,
     /// Batches written this poll.
     pub batches: u64,
+}
+
+impl PollReport {
+    fn push(&mut self, severity: Severity, text: String) {
+        self.messages.push(Message { severity, text });
+    }
+
+    /// True when a message is an error.
+    pub fn has_errors(&self) -> bool {
+        self.messages.iter().any(|m| m.severity == Severity::Error)
+    }
 }
 
 /// The Azure Blob Storage flow-log source.
@@ -80,6 +139,10 @@ pub struct BlobSource<'c> {
     /// Seconds since the epoch, for the recent-hours window (replaceable in tests).
     pub clock: Box<dyn Fn() -> u64 + Send>,
     pub stats: SourceStats,
+    /// Checkpoints read and flushed but not yet written, because the tuples of their
+    /// records are still held in open aggregation windows; with the pipeline's hold mark
+    /// each was taken at, oldest first (see [`BlobSource::save_released`]).
+    held: VecDeque<(u64, BlobCheckpoint)>,
 }
 
 struct Job {
@@ -134,7 +197,46 @@ impl<'c> BlobSource<'c> {
                     .map_or(0, |d| d.as_secs())
             }),
             stats: SourceStats::default(),
+            held: VecDeque::new(),
         })
+    }
+
+    /// Writes the held checkpoints whose events have all left the pipeline (every window
+    /// open at their mark is emitted and flushed). Without aggregation that is each one
+    /// as soon as its batch is flushed.
+    fn save_released<W: Write>(&mut self, out: &Pipeline<W>) -> Result<(), PollError> {
+        while let Some((mark, _)) = self.held.front() {
+            if !out.released(*mark) {
+                break;
+            }
+            let (_, cp) = self.held.pop_front().expect("front exists");
+            // Only the newest state of a blob needs writing.
+            if !self
+                .held
+                .iter()
+                .any(|(m, c)| out.released(*m) && c.container == cp.container && c.blob == cp.blob)
+            {
+                self.store.save(&cp)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checkpoints still held back by open aggregation windows.
+    pub fn held_checkpoints(&self) -> usize {
+        self.held.len()
+    }
+
+    /// At the end of a run, after [`Pipeline::finish`] emitted every window and
+    /// [`Pipeline::flush`] wrote them out: writes every held checkpoint.
+    pub fn save_all<W: Write>(&mut self, out: &Pipeline<W>) -> Result<(), PollError> {
+        self.save_released(out)?;
+        match self.held.len() {
+            0 => Ok(()),
+            n => Err(PollError::Fatal(format!(
+                "{n} checkpoints are still held by open aggregation windows: finish the pipeline first"
+            ))),
+        }
     }
 
     pub fn config(&self) -> &AzureBlobConfig {
@@ -165,8 +267,7 @@ impl<'c> BlobSource<'c> {
                 Err(BlobError::NotFound(_)) => {
                     if !self.missing.contains(container) {
                         self.missing.push(container.clone());
-                        report.messages.push(format!(
-                            "warning: container {container} does not exist in account {} (yet): skipped; it appears once a flow log of that kind writes to this account",
+                        report.push(Severity::Warning, format!("container {container} does not exist in account {} (yet): skipped; it appears once a flow log of that kind writes to this account",
                             self.client.account()
                         ));
                     }
@@ -174,14 +275,14 @@ impl<'c> BlobSource<'c> {
                 Err(e) => {
                     failed = true;
                     self.stats.errors += 1;
-                    report.messages.push(format!("error: {e}"));
+                    report.push(Severity::Error, e.to_string());
                 }
             }
         }
         if !failed && found.is_empty() && self.missing.len() < self.cfg.containers.len() {
             // Said on every discovery (at start, then hourly), whatever --quiet says.
-            report.messages.push(format!(
-                "warning: nothing to read: no flow-log folder (resourceId=/... or flowLogResourceID=/...) in container {} of account {}{}; check the account and that flow logs are on and write to it",
+            report.push(Severity::Warning, format!(
+                "nothing to read: no flow-log folder (resourceId=/... or flowLogResourceID=/...) in container {} of account {}{}; check the account and that flow logs are on and write to it",
                 self.cfg.containers.join(", "),
                 self.client.account(),
                 if self.cfg.prefix.is_empty() { String::new() } else { format!(" under prefix {}", self.cfg.prefix) }
@@ -203,18 +304,21 @@ impl<'c> BlobSource<'c> {
             std::time::Duration::from_secs(u64::from(self.cfg.checkpoint_retention_hours) * 3600);
         match self.store.prune_older_than(keep) {
             Ok(0) => {}
-            Ok(n) => report.messages.push(format!(
-                "info: removed {n} checkpoints not written for {} hours",
-                self.cfg.checkpoint_retention_hours
-            )),
-            Err(e) => report.messages.push(format!("warning: {e}")),
+            Ok(n) => report.push(
+                Severity::Info,
+                format!(
+                    "removed {n} checkpoints not written for {} hours",
+                    self.cfg.checkpoint_retention_hours
+                ),
+            ),
+            Err(e) => report.push(Severity::Warning, e.to_string()),
         }
     }
 
     /// Reads everything new once. `Err` only when output or checkpoints cannot be written
     /// (the run must stop); failures of the storage account are in the report and retried
     /// at the next poll.
-    pub fn poll<W: Write>(&mut self, out: &mut Sinks<'_, W>) -> Result<PollReport, String> {
+    pub fn poll<W: Write>(&mut self, out: &mut Pipeline<W>) -> Result<PollReport, PollError> {
         let mut report = PollReport::default();
         self.stats.polls += 1;
         self.discover_if_due(&mut report);
@@ -230,7 +334,7 @@ impl<'c> BlobSource<'c> {
                     Err(BlobError::NotFound(_)) => continue,
                     Err(e) => {
                         self.stats.errors += 1;
-                        report.messages.push(format!("error: {e}"));
+                        report.push(Severity::Error, e.to_string());
                         continue;
                     }
                 };
@@ -249,7 +353,7 @@ impl<'c> BlobSource<'c> {
                             Ok(None) => {}
                             Err(e) => {
                                 self.stats.errors += 1;
-                                report.messages.push(format!("error: {e}"));
+                                report.push(Severity::Error, e.to_string());
                                 continue;
                             }
                         }
@@ -318,9 +422,9 @@ impl<'c> BlobSource<'c> {
         msg: Msg,
         jobs: &[Job],
         tallies: &mut HashMap<usize, Tally>,
-        out: &mut Sinks<'_, W>,
+        out: &mut Pipeline<W>,
         report: &mut PollReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), PollError> {
         match msg {
             Msg::Chunk {
                 job,
@@ -343,8 +447,7 @@ impl<'c> BlobSource<'c> {
                 if rewrite {
                     self.stats.rewrites += 1;
                     tally.in_rewrite = true;
-                    report.messages.push(format!(
-                        "warning: {label} was rewritten (its etag changed and its block list no longer extends the {} blocks read): reading it again; blocks already read are recognised by their bytes and skipped",
+                    report.push(Severity::Warning, format!("{label} was rewritten (its etag changed and its block list no longer extends the {} blocks read): reading it again; blocks already read are recognised by their bytes and skipped",
                         cp.blocks.len()
                     ));
                     let old = std::mem::take(&mut cp.blocks);
@@ -364,8 +467,7 @@ impl<'c> BlobSource<'c> {
                     let text = match crate::input::as_text(bytes) {
                         Ok(t) => t,
                         Err(why) => {
-                            out.engine.stats.reject(reason::INVALID_JSON);
-                            out.dead.write(
+                            out.reject(
                                 &label,
                                 &Rejection {
                                     level: RejectLevel::Record,
@@ -397,18 +499,7 @@ impl<'c> BlobSource<'c> {
                             tally.rewrite_new += u64::from(matches!(p, Piece::Records(_)));
                         }
                         if let Piece::Records(t) = p {
-                            let mut h = EncodeLines {
-                                encoder: &mut *out.encoder,
-                                writer: &mut *out.writer,
-                            };
-                            let (s, _) = out.engine.process_part(
-                                &label,
-                                t,
-                                cp.records as usize,
-                                false,
-                                &mut h,
-                                out.dead,
-                            );
+                            let (s, _) = out.process_part(&label, t, cp.records as usize, false);
                             cp.records = s.next_record_index as u64;
                             tally.summary.add(&s);
                             tally.bytes += t.len();
@@ -426,25 +517,20 @@ impl<'c> BlobSource<'c> {
                     let gone = cp.rewrite_skip.len() as u64;
                     let dups = gone.min(tally.rewrite_new);
                     self.stats.possible_duplicates += dups;
-                    report.messages.push(format!(
-                        "warning: {label}: rewrite read; {} record blocks new or changed, {gone} blocks read before are gone; at most {dups} records may repeat ones emitted before",
+                    report.push(Severity::Warning, format!("{label}: rewrite read; {} record blocks new or changed, {gone} blocks read before are gone; at most {dups} records may repeat ones emitted before",
                         tally.rewrite_new
                     ));
                     cp.rewrite_skip.clear();
                     tally.in_rewrite = false;
                 }
                 // Events first, then the checkpoint that says they are out.
-                out.writer.flush().map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::BrokenPipe {
-                        OUTPUT_CLOSED.to_string()
-                    } else {
-                        format!("writing events: {e}")
-                    }
+                out.flush().map_err(|e| match e {
+                    FlushError::OutputClosed => PollError::OutputClosed,
+                    e => PollError::Fatal(e.to_string()),
                 })?;
-                out.dead
-                    .flush()
-                    .map_err(|e| format!("writing dead letters: {e}"))?;
-                self.store.save(cp)?;
+                let mark = out.hold_mark();
+                self.held.push_back((mark, cp.clone()));
+                self.save_released(out)?;
                 self.stats.checkpoints += 1;
                 report.batches += 1;
                 Ok(())
@@ -457,32 +543,31 @@ impl<'c> BlobSource<'c> {
                     None => {}
                     Some(BlobError::Changed(_)) => report.unfinished += 1,
                     Some(BlobError::NotFound(_)) => {
-                        report.messages.push(format!(
-                            "warning: {label} disappeared while being read (deleted by a lifecycle rule?)"
+                        report.push(Severity::Warning, format!("{label} disappeared while being read (deleted by a lifecycle rule?)"
                         ));
                     }
                     Some(e) => {
                         self.stats.errors += 1;
-                        report
-                            .messages
-                            .push(format!("error: {e} (will retry at the next poll)"));
+                        report.push(
+                            Severity::Error,
+                            format!("{e} (will retry at the next poll)"),
+                        );
                     }
                 }
                 // Nothing new but the etag moved: remember it, to skip the block list next time.
                 if let (Some(etag), Some(cp)) = (etag, self.checkpoints.get_mut(&key)) {
                     if cp.etag != etag {
                         cp.etag = etag;
-                        self.store.save(cp)?;
+                        // Behind any held checkpoint of the same blob, never before it.
+                        self.held.push_back((out.hold_mark(), cp.clone()));
+                        self.save_released(out)?;
                     }
                 }
                 if let Some(t) = tallies.remove(&job) {
                     if t.summary.values > 0 {
                         match out.engine.finish_input(t.bytes, t.summary) {
-                            InputOutcome::NotFlowLog(why) => report
-                                .messages
-                                .push(format!("error: {label}: not a flow log: {why}")),
-                            InputOutcome::Read { incomplete: true } => report.messages.push(format!(
-                                "warning: {label}: a committed block holds an incomplete record; it went to the dead-letter output"
+                            InputOutcome::NotFlowLog(why) => report.push(Severity::Error, format!("{label}: not a flow log: {why}")),
+                            InputOutcome::Read { incomplete: true } => report.push(Severity::Warning, format!("{label}: a committed block holds an incomplete record; it went to the dead-letter output"
                             )),
                             InputOutcome::Read { incomplete: false } => {}
                         }

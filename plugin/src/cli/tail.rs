@@ -3,23 +3,20 @@
 //! Vector's `exec` source; `--once` reads what is new and exits, for Fluent Bit's `exec`
 //! input or cron. Checkpoints make both resume where they stopped.
 
-use std::fs::File;
-use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use nsgflow::aggregate::FlushReason;
 use nsgflow::blob::auth::Credentials;
 use nsgflow::blob::client::{BlobClient, Counters};
-use nsgflow::blob::poll::{BlobSource, Sinks, OUTPUT_CLOSED};
+use nsgflow::blob::poll::{BlobSource, PollError};
 use nsgflow::blob::retry::RetryPolicy;
-use nsgflow::config::Config;
-use nsgflow::encode::{encoder, Format};
-use nsgflow::engine::Engine;
-use nsgflow::output::{DeadLetterWriter, EventWriter};
+use nsgflow::pipeline::FlushError;
 
-use crate::FormatArg;
+use super::signals::Signals;
+use super::{AggregateArgs, CommonArgs, Open};
 
 #[derive(clap::Args)]
 pub struct TailArgs {
@@ -49,21 +46,12 @@ pub struct TailArgs {
     /// and key or SAS from the environment) [default: from the connection string].
     #[arg(long)]
     endpoint: Option<String>,
-    /// Output schema [default: flat].
-    #[arg(long, short, value_enum)]
-    format: Option<FormatArg>,
-    /// Where events go: a file (appended to), or - for stdout [default: -].
-    #[arg(long, short)]
-    output: Option<String>,
-    /// Where rejected records and tuples go, as NDJSON (a file, appended to).
-    #[arg(long)]
-    dead_letter: Option<String>,
-    /// A YAML config file (its `azure_blob:` section; see docs/config.example.yaml).
-    #[arg(long, short)]
-    config: Option<PathBuf>,
-    /// Only errors on stderr: no per-poll lines, no summary.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Aggregates come out as windows close; blob checkpoints wait for the windows
+    /// holding their tuples, so a crash repeats reads and loses nothing.
+    #[command(flatten)]
+    aggregation: AggregateArgs,
     /// Most bytes read before a checkpoint [default: 4 MiB].
     #[arg(long, hide = true)]
     batch_bytes: Option<u64>,
@@ -72,27 +60,10 @@ pub struct TailArgs {
     max_polls: Option<u64>,
 }
 
-fn open_append(target: &str) -> Result<Box<dyn Write + Send>, String> {
-    if target == "-" {
-        return Ok(Box::new(io::stdout()));
-    }
-    nsgflow::output::open_file(target, true).map(|f: File| Box::new(f) as Box<dyn Write + Send>)
-}
-
 pub fn run(args: TailArgs) -> Result<ExitCode, String> {
     let started = Instant::now();
-    let config = match &args.config {
-        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
-        None => Config::default(),
-    };
-    if config.aggregate.enabled {
-        return Err(
-            "`aggregate` is set in the config, but `nsgflow tail` does not aggregate yet: \
-                    its checkpoints would have to wait for windows to close. Aggregate downstream \
-                    (Vector `reduce`), or run `nsgflow process --aggregate` on synced files"
-                .into(),
-        );
-    }
+    let mut resolved = args.common.resolve(&args.aggregation)?;
+    let config = &mut resolved.config;
     let mut cfg = config.azure_blob.clone();
     if !args.containers.is_empty() {
         cfg.containers = args.containers.clone();
@@ -130,55 +101,51 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
         Duration::from_secs_f64(cfg.timeout_secs),
     );
 
-    let format = args
-        .format
-        .map(Format::from)
-        .or(config.format)
-        .unwrap_or_default();
-    let output = args
-        .output
-        .or(config.output.clone())
-        .unwrap_or_else(|| "-".into());
-    let dead_letter = args.dead_letter.or(config.dead_letter.clone());
-    let mut writer = EventWriter::new(open_append(&output)?);
-    let mut dead = DeadLetterWriter::new(dead_letter.as_deref().map(open_append).transpose()?);
-    let mut enc = encoder(format, &config.encode_options());
-    // Reputation feeds and topology apply to blob reads as to files.
-    let mut engine = Engine::new(config.enricher()?);
+    // Reputation feeds, topology and aggregation apply to blob reads as to files.
+    let mut pipeline = resolved.pipeline(Open::Append)?;
+    let output = &resolved.output;
+    let quiet = args.common.quiet;
+    // With aggregation, SIGINT/SIGTERM emit the open windows and write the held
+    // checkpoints before the process ends (without it, every batch is already complete).
+    let signals = if pipeline.aggregates() {
+        Some(Signals::install()?)
+    } else {
+        None
+    };
     let interval = Duration::from_secs_f64(cfg.poll_interval_secs);
     let mut source = BlobSource::new(&client, cfg)?;
 
     let mut failed = false;
+    let mut interrupted = None;
     let mut polls = 0u64;
     // One-shot: poll again (at most 3 times) while blobs changed under the reader.
     let mut again = 0;
     loop {
         let poll_started = Instant::now();
-        let report = source.poll(&mut Sinks {
-            engine: &mut engine,
-            encoder: enc.as_mut(),
-            writer: &mut writer,
-            dead: &mut dead,
-        });
+        let report = source.poll(&mut pipeline);
         polls += 1;
         let report = match report {
             Ok(r) => r,
-            Err(e) if e == OUTPUT_CLOSED => return Ok(ExitCode::SUCCESS),
-            Err(e) => return Err(e),
+            Err(PollError::OutputClosed) => return Ok(ExitCode::SUCCESS),
+            Err(PollError::Fatal(e)) => return Err(e),
         };
+        failed |= report.has_errors();
         for m in &report.messages {
-            failed |= m.starts_with("error");
             eprintln!("nsgflow: {m}");
         }
-        if writer.failed() {
+        if pipeline.output_failed() {
             // The reader of our output went away (Vector stopped): end quietly.
             return Ok(ExitCode::SUCCESS);
         }
-        if !args.quiet && !args.once && report.batches > 0 {
+        if !quiet && !args.once && report.batches > 0 {
             eprintln!(
                 "nsgflow: poll {polls}: {} batches, {} events so far",
-                report.batches, engine.stats.events
+                report.batches, pipeline.engine.stats.events
             );
+        }
+        if let Some(sig) = signals.as_ref().and_then(Signals::received) {
+            interrupted = Some(sig);
+            break;
         }
         if args.max_polls.is_some_and(|m| polls >= m) {
             break;
@@ -191,20 +158,28 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
             break;
         }
         if let Some(rest) = interval.checked_sub(poll_started.elapsed()) {
-            std::thread::sleep(rest);
+            sleep(rest, signals.as_ref());
         }
     }
-    writer
-        .flush()
-        .map_err(|e| format!("writing events to {output}: {e}"))?;
-    dead.flush()
-        .map_err(|e| format!("writing dead letters: {e}"))?;
-    if !args.quiet {
+    // Open windows go out, then the checkpoints they held back.
+    pipeline.finish(if interrupted.is_some() {
+        FlushReason::Shutdown
+    } else {
+        FlushReason::EndOfInput
+    });
+    match pipeline.flush() {
+        Ok(()) => {}
+        Err(FlushError::OutputClosed) => return Ok(ExitCode::SUCCESS),
+        Err(FlushError::Events(e)) => return Err(format!("writing events to {output}: {e}")),
+        Err(e) => return Err(e.to_string()),
+    }
+    source.save_all(&pipeline).map_err(|e| e.to_string())?;
+    if !quiet {
         let c = &client.counters;
         let s = &source.stats;
         eprintln!(
             "{}; azure: {} polls, {} blobs listed, {} changed, {} blocks read, {} checkpoints, {} rewrites ({} blocks skipped, at most {} duplicate records), {} requests ({} retries), {} blob bytes downloaded, {} listing bytes",
-            engine.stats.summary(started.elapsed()),
+            pipeline.engine.stats.summary(started.elapsed()),
             s.polls,
             s.blobs_listed,
             s.blobs_changed,
@@ -219,9 +194,24 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
             c.metadata_bytes.load(Ordering::Relaxed),
         );
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::exit_code(
+        interrupted,
+        "open windows were written, then the checkpoints",
+        failed,
+    ))
+}
+
+/// Sleeps `d`, waking early for a signal.
+fn sleep(d: Duration, signals: Option<&Signals>) {
+    let Some(signals) = signals else {
+        return std::thread::sleep(d);
+    };
+    let until = Instant::now() + d;
+    while signals.received().is_none() {
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(100)));
+    }
 }

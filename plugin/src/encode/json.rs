@@ -180,16 +180,8 @@ impl<'o> Obj<'o> {
             .extend_from_slice(if v { b"true" } else { b"false" });
     }
 
-    /// An RFC 3339 timestamp with milliseconds, from milliseconds since the epoch.
-    #[inline]
-    pub fn time_ms(&mut self, key: &str, ms: u64) {
-        let out = self.key(key);
-        out.push(b'"');
-        crate::time::write_rfc3339_ms(out, ms.min(253_402_300_799_999));
-        out.push(b'"');
-    }
-
-    /// The same through a [`crate::time::Rfc3339Writer`], which keeps the date of the day.
+    /// An RFC 3339 timestamp with milliseconds, from milliseconds since the epoch, through
+    /// a [`crate::time::Rfc3339Writer`], which keeps the date of the day.
     #[inline]
     pub fn time_with(&mut self, key: &str, w: &mut crate::time::Rfc3339Writer, ms: u64) {
         let out = self.key(key);

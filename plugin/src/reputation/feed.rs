@@ -24,7 +24,7 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::config::parse_cidr;
+use crate::net::parse_cidr;
 
 /// The feed file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

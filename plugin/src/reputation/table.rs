@@ -143,10 +143,6 @@ impl ReputationTable {
             .map(|combo| Listing { table: self, combo })
     }
 
-    pub fn feed_names(&self) -> &[String] {
-        &self.feeds
-    }
-
     pub fn ranges(&self) -> usize {
         self.prefixes.len()
     }

@@ -29,7 +29,6 @@
 //! assert_eq!(hub.vnet.as_deref(), Some("hub"));
 //! ```
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
@@ -38,55 +37,12 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::classify::{builtin_class, AddressClass};
-use crate::config::Cidr;
-use crate::event::Endpoint;
+use crate::net::Cidr;
 use crate::prefix_table::PrefixTable;
 
-/// The topology file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TopologyConfig {
-    pub vnets: Vec<VnetConfig>,
-    pub gateways: Vec<GatewayConfig>,
-}
+mod config;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VnetConfig {
-    pub name: String,
-    /// The VNet's address space.
-    pub cidrs: Vec<Cidr>,
-    #[serde(default)]
-    pub region: Option<String>,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    #[serde(default)]
-    pub subnets: Vec<SubnetConfig>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubnetConfig {
-    pub name: String,
-    pub cidrs: Vec<Cidr>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GatewayConfig {
-    pub name: String,
-    /// `s2s` (on-premises prefixes behind a VPN/ExpressRoute gateway) or `p2s` (VPN clients).
-    #[serde(rename = "type")]
-    pub kind: GatewayKind,
-    pub cidrs: Vec<Cidr>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GatewayKind {
-    S2s,
-    P2s,
-}
+pub use config::{GatewayConfig, GatewayKind, SubnetConfig, TopologyConfig, VnetConfig};
 
 /// A named place in your topology: a VNet (maybe a subnet of it) or a gateway range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,37 +246,6 @@ impl Topology {
 
     pub fn service_tags(&self) -> &[ServiceTag] {
         &self.tags
-    }
-}
-
-/// The FlowType of a flow whose endpoints were placed (see the table in the module docs).
-pub fn flow_type(src: &Endpoint<'_>, dst: &Endpoint<'_>) -> FlowType {
-    fn vnet<'e>(e: &Endpoint<'e>) -> Option<&'e str> {
-        e.site.and_then(|s| s.vnet.as_deref())
-    }
-    match (vnet(src), vnet(dst)) {
-        (Some(a), Some(b)) if a == b => FlowType::IntraVNet,
-        (Some(_), Some(_)) => FlowType::InterVNet,
-        (Some(_), None) => other_side(dst),
-        (None, Some(_)) => other_side(src),
-        (None, None) => FlowType::Unknown,
-    }
-}
-
-/// The FlowType from the side that is not in a VNet.
-fn other_side(e: &Endpoint<'_>) -> FlowType {
-    if let Some((kind, _)) = e.site.and_then(|s| s.gateway.as_ref()) {
-        return match kind {
-            GatewayKind::S2s => FlowType::S2S,
-            GatewayKind::P2s => FlowType::P2S,
-        };
-    }
-    match builtin_class(e.ip) {
-        AddressClass::Public if e.reputation.is_some() => FlowType::MaliciousFlow,
-        AddressClass::Public if e.service_tag.is_some() => FlowType::AzurePublic,
-        AddressClass::Public => FlowType::ExternalPublic,
-        AddressClass::AzurePlatform => FlowType::AzurePublic,
-        _ => FlowType::UnknownPrivate,
     }
 }
 

@@ -1,0 +1,241 @@
+//! `nsgflow process`: files, directories or stdin through the pipeline, optionally
+//! incrementally (`--checkpoint`), with a progress bar and SIGINT/SIGTERM handling.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use nsgflow::aggregate::FlushReason;
+use nsgflow::checkpoint::{finish_run, run_inputs, Checkpoint, InputRun, RunError, RunHooks};
+use nsgflow::config::ProgressMode;
+use nsgflow::engine::InputOutcome;
+use nsgflow::input::{self, Input};
+use nsgflow::pipeline::{FlushError, Pipeline};
+use nsgflow::reputation::FeedConfig;
+
+use super::signals::{Signal, Signals};
+use super::{AggregateArgs, CommonArgs, Open};
+
+#[derive(clap::Args)]
+pub struct ProcessArgs {
+    /// Files, directories (walked recursively for *.json, *.ndjson, *.jsonl) or - for stdin.
+    paths: Vec<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Progress bar on stderr [default: auto: on a terminal only].
+    #[arg(long, value_enum)]
+    progress: Option<ProgressMode>,
+    /// Read files incrementally, remembering in this file how far each was read: each run
+    /// emits only what is new (for a folder synced by azcopy or mounted with blobfuse).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    aggregation: AggregateArgs,
+    /// A threat feed file, [NAME=]PATH, format guessed from the name (repeat for more).
+    #[arg(long = "feeds", value_name = "[NAME=]PATH")]
+    feeds: Vec<String>,
+    /// Your VNets, subnets and gateways (YAML), for FlowType.
+    #[arg(long, value_name = "FILE")]
+    topology: Option<PathBuf>,
+    /// Azure's ServiceTags_Public_*.json, to recognise Microsoft addresses.
+    #[arg(long, value_name = "FILE")]
+    service_tags: Option<PathBuf>,
+}
+
+pub fn run(args: ProcessArgs) -> Result<ExitCode, String> {
+    let started = Instant::now();
+    let mut resolved = args.common.resolve(&args.aggregation)?;
+    let config = &mut resolved.config;
+    if !args.feeds.is_empty() {
+        config.reputation.feeds = args
+            .feeds
+            .iter()
+            .map(|f| FeedConfig::from_arg(f))
+            .collect::<Result<_, _>>()?;
+    }
+    if args.topology.is_some() {
+        config.topology = args.topology.clone();
+    }
+    if args.service_tags.is_some() {
+        config.service_tags = args.service_tags.clone();
+    }
+    let progress = args.progress.or(config.progress).unwrap_or_default();
+    let paths = if args.paths.is_empty() {
+        config.inputs.clone()
+    } else {
+        args.paths
+    };
+    if paths.is_empty() {
+        return Err(
+            "no input: name files, directories or - (stdin), or set `inputs` in the config".into(),
+        );
+    }
+
+    let mut pipeline = resolved.pipeline(Open::Create)?;
+    let config = &resolved.config;
+    let signals = Signals::install()?;
+
+    let checkpoint_path = args.checkpoint.clone().or(config.checkpoint.clone());
+    let mut checkpoint = checkpoint_path
+        .as_deref()
+        .map(Checkpoint::load)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    if checkpoint.is_some() && paths.iter().any(|p| p == "-") {
+        return Err("--checkpoint reads files incrementally; it cannot remember how far stdin was read: name files or directories instead of -".into());
+    }
+    let (inputs, errors) = input::expand(&paths);
+    for e in &errors {
+        eprintln!("nsgflow: error: {e}");
+    }
+    if inputs.is_empty() && errors.is_empty() {
+        // Said even with --quiet: a pipeline that ships nothing must say why.
+        eprintln!(
+            "nsgflow: warning: nothing to read: no *.json, *.ndjson or *.jsonl file in {}",
+            paths.join(", ")
+        );
+    }
+
+    let bar = progress_bar(progress, &inputs);
+    let file_bar = bar.clone();
+    pipeline.engine.progress = Some(Box::new(move |bytes| file_bar.inc(bytes)));
+    let mut hooks = Hooks {
+        bar: &bar,
+        signals: &signals,
+        interrupted: None,
+        failed: !errors.is_empty(),
+        error: None,
+    };
+    run_inputs(&mut pipeline, checkpoint.as_mut(), &inputs, &mut hooks);
+    bar.finish_and_clear();
+    if let Some(e) = hooks.error {
+        return Err(e);
+    }
+    let (interrupted, failed) = (hooks.interrupted, hooks.failed);
+
+    let reason = if interrupted.is_some() {
+        FlushReason::Shutdown
+    } else {
+        FlushReason::EndOfInput
+    };
+    let closed = pipeline.output_failed();
+    let cp = checkpoint.as_mut().zip(checkpoint_path.as_deref());
+    match finish_run(&mut pipeline, cp, reason) {
+        Ok(()) if closed => return Ok(ExitCode::SUCCESS),
+        Ok(()) => {}
+        // The reader of the events went away: not a failure, the run just ends.
+        Err(RunError::Flush(FlushError::OutputClosed)) => return Ok(ExitCode::SUCCESS),
+        Err(_) if closed => return Ok(ExitCode::SUCCESS),
+        Err(RunError::Flush(FlushError::Events(e))) => {
+            return Err(format!("writing events to {}: {e}", resolved.output))
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    if !args.common.quiet {
+        eprintln!("{}", pipeline.engine.stats.summary(started.elapsed()));
+    }
+    Ok(super::exit_code(
+        interrupted,
+        "everything read so far was written",
+        failed,
+    ))
+}
+
+fn progress_bar(mode: ProgressMode, inputs: &[Input]) -> ProgressBar {
+    let show = match mode {
+        ProgressMode::Always => true,
+        ProgressMode::Never => false,
+        ProgressMode::Auto => io::stderr().is_terminal(),
+    };
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = inputs
+        .iter()
+        .map(|i| match i {
+            Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Input::Stdin => 0,
+        })
+        .sum();
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// The command line's side of the run loop: messages, the bar, signals, stdin.
+struct Hooks<'a> {
+    bar: &'a ProgressBar,
+    signals: &'a Signals,
+    interrupted: Option<Signal>,
+    failed: bool,
+    /// A fatal error (stdin could not be read).
+    error: Option<String>,
+}
+
+impl<W: Write> RunHooks<W> for Hooks<'_> {
+    fn stop(&mut self) -> bool {
+        if self.interrupted.is_none() {
+            self.interrupted = self.signals.received();
+        }
+        self.interrupted.is_some() || self.error.is_some()
+    }
+
+    fn begin(&mut self, name: &str) {
+        self.bar.set_message(name.to_string());
+    }
+
+    fn done(&mut self, name: &str, run: InputRun) {
+        match run {
+            InputRun::Unchanged => {}
+            InputRun::Failed(e) => {
+                self.failed = true;
+                self.bar.suspend(|| eprintln!("nsgflow: error: {e}"));
+            }
+            InputRun::NotFlowLog(why) => {
+                self.failed = true;
+                self.bar
+                    .suspend(|| eprintln!("nsgflow: error: {name}: not a flow log: {why}"));
+            }
+            InputRun::Read {
+                incomplete,
+                restarted,
+                ..
+            } => {
+                if restarted {
+                    self.bar.suspend(|| eprintln!("nsgflow: warning: {name}: not the file the checkpoint saw (replaced or truncated): read again from its start, so its earlier events are repeated"));
+                }
+                // An unfinished last record of a checkpointed file is not a warning: the
+                // next run reads it.
+                if incomplete {
+                    self.bar.suspend(|| eprintln!("nsgflow: warning: {name}: ends inside a record or before its closing `]}}` (a blob still being written?); the complete records were read, the tail is counted as `incomplete`"));
+                }
+            }
+        }
+    }
+
+    fn stdin(&mut self, pipeline: &mut Pipeline<W>) -> InputRun {
+        match super::stdin::process(pipeline, self.bar, self.signals) {
+            Ok((outcome, sig)) => {
+                self.interrupted = self.interrupted.or(sig);
+                match outcome {
+                    InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
+                    InputOutcome::Read { incomplete } => InputRun::Read {
+                        pending: 0,
+                        incomplete,
+                        restarted: false,
+                    },
+                }
+            }
+            Err(e) => {
+                self.error = Some(e);
+                InputRun::Unchanged
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The one place that plumbs the stages together: engine (records -> tuples -> enriched
+//! events) -> taps -> aggregation or encoding -> the event writer, with rejections to the
+//! dead-letter writer. `nsgflow process`, `nsgflow tail` and the WASM runner all build a
+//! [`Pipeline`] and feed it input; none of them wires stages by hand.
+//!
+//! ```text
+//!             +-------- taps (each sees every enriched event) ---------+
+//! input --> Engine --> event --+--> Aggregation --> aggregate lines --+--> EventWriter
+//!             |                +--> Encode ------> event lines -------+
+//!             +--> rejections ----------------------------------------> DeadLetterWriter
+//! ```
+//!
+//! # Adding a stage (the extension point)
+//!
+//! A stage that must see every enriched event (detection, the report, a hardening
+//! check) implements [`Tap`] and is added once with [`Pipeline::add_tap`]: every front end
+//! then runs it, in `process`, `tail` and WASM alike. A tap is called after enrichment and
+//! before the event is aggregated or encoded; it is told about [`Pipeline::flush`] (before
+//! a checkpoint moves past the input it saw: write out what it owes then) and about
+//! [`Pipeline::finish`] (end of input or a signal). Taps must not allocate per event (the
+//! hot path's rule, `tests/alloc.rs`). A stage that replaces the per-event output (as
+//! aggregation does) is an [`Output`] variant instead.
+//!
+//! # Checkpoints and open windows
+//!
+//! Aggregation holds tuples in open windows. A source that checkpoints its input (the
+//! blob reader) asks [`Pipeline::hold_mark`] after a batch and may write that batch's
+//! checkpoint only once [`Pipeline::released`] says every window open at the mark has
+//! been emitted and flushed. Without aggregation every mark is released at once.
+//!
+//! ```
+//! use nsgflow::config::Config;
+//! use nsgflow::output::DeadLetterWriter;
+//! use nsgflow::pipeline::Pipeline;
+//! let blob = r#"{"records":[{"time":"2018-11-13T12:00:35.3899262Z","category":"NetworkSecurityGroupFlowEvent",
+//!   "resourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WEB-NSG",
+//!   "properties":{"Version":2,"flows":[{"rule":"DefaultRule_AllowInternetOutBound","flows":[{"mac":"000D3AF87856",
+//!   "flowTuples":["1542110379,10.5.16.4,13.67.143.117,59932,443,T,O,A,E,1,66,1,66"]}]}]}}]}"#;
+//! let mut p: Pipeline<Vec<u8>> = Config::default().pipeline(Vec::new(), DeadLetterWriter::new(None)).unwrap();
+//! p.process("blob", blob);
+//! p.finish(nsgflow::aggregate::FlushReason::EndOfInput);
+//! let text = String::from_utf8(p.into_writer().unwrap()).unwrap();
+//! assert!(text.starts_with(r#"{"timestamp":"2018-11-13T11:59:39.000Z","src_ip":"10.5.16.4""#));
+//! ```
+
+use std::fmt;
+use std::io::{self, Write};
+
+use crate::aggregate::{Aggregation, FlushReason};
+use crate::encode::Encode;
+use crate::engine::{Engine, EventHandler, InputOutcome};
+use crate::event::FlowEvent;
+use crate::output::{DeadLetterWriter, EventWriter};
+use crate::record::WalkSummary;
+
+/// A stage that sees every enriched event beside the output (see the module docs).
+pub trait Tap: Send {
+    /// One enriched event (called on the hot path: no allocation per event).
+    fn event(&mut self, event: &FlowEvent<'_>);
+    /// The output is about to be flushed and a checkpoint may follow.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// The input ended or the run is stopping.
+    fn finish(&mut self, _reason: FlushReason) {}
+}
+
+/// What becomes of each event: one line each, or aggregates.
+pub enum Output {
+    /// One encoded line per event.
+    Events,
+    /// Events folded into windows; one line per key and window when a window closes.
+    Aggregates(Box<Aggregation>),
+}
+
+/// Why [`Pipeline::flush`] failed.
+#[derive(Debug)]
+pub enum FlushError {
+    /// The reader of the events went away (a closed pipe): not a failure, the run ends.
+    OutputClosed,
+    /// Writing events failed.
+    Events(io::Error),
+    /// Writing dead letters failed.
+    DeadLetters(io::Error),
+}
+
+impl fmt::Display for FlushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlushError::OutputClosed => f.write_str("output closed"),
+            FlushError::Events(e) => write!(f, "writing events: {e}"),
+            FlushError::DeadLetters(e) => write!(f, "writing dead letters: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FlushError {}
+
+/// Engine, taps, aggregation or encoding, event writer and dead-letter writer.
+pub struct Pipeline<W: Write> {
+    /// Enrichment and the run's counters.
+    pub engine: Engine,
+    output: Output,
+    taps: Vec<Box<dyn Tap>>,
+    encoder: Box<dyn Encode + Send>,
+    writer: EventWriter<W>,
+    dead: DeadLetterWriter,
+    /// [`Pipeline::finish`] ran.
+    finished: bool,
+}
+
+/// The handler the engine feeds: taps, then aggregation or encoding. Borrowed from a
+/// [`Pipeline`] by [`Pipeline::handler`].
+pub struct Stages<'a, W: Write> {
+    output: &'a mut Output,
+    taps: &'a mut [Box<dyn Tap>],
+    encoder: &'a mut dyn Encode,
+    writer: &'a mut EventWriter<W>,
+}
+
+impl<W: Write> EventHandler for Stages<'_, W> {
+    #[inline]
+    fn event(&mut self, event: &FlowEvent<'_>) {
+        for t in self.taps.iter_mut() {
+            t.event(event);
+        }
+        match self.output {
+            Output::Events => {
+                self.encoder.encode(event, self.writer.buffer());
+                self.writer.end_line();
+            }
+            Output::Aggregates(agg) => agg.add_event(
+                event,
+                &mut crate::engine::aggregate_line(&mut *self.encoder, &mut *self.writer),
+            ),
+        }
+    }
+}
+
+impl<W: Write> Pipeline<W> {
+    /// A pipeline from its parts.
+    pub fn new(
+        engine: Engine,
+        output: Output,
+        encoder: Box<dyn Encode + Send>,
+        writer: EventWriter<W>,
+        dead: DeadLetterWriter,
+    ) -> Self {
+        Pipeline {
+            engine,
+            output,
+            taps: Vec::new(),
+            encoder,
+            writer,
+            dead,
+            finished: false,
+        }
+    }
+
+    /// Adds a stage that sees every enriched event (see the module docs).
+    pub fn add_tap(&mut self, tap: Box<dyn Tap>) {
+        self.taps.push(tap);
+    }
+
+    /// True when events are aggregated.
+    pub fn aggregates(&self) -> bool {
+        matches!(self.output, Output::Aggregates(_))
+    }
+
+    /// The engine, the handler it feeds and the dead-letter writer, borrowed together (for
+    /// readers that drive the engine themselves, such as the incremental file reader).
+    pub fn handler(&mut self) -> (&mut Engine, Stages<'_, W>, &mut DeadLetterWriter) {
+        if let Output::Aggregates(agg) = &mut self.output {
+            // Like the engine, pick up reloaded feeds once per input (or chunk).
+            agg.refresh();
+        }
+        (
+            &mut self.engine,
+            Stages {
+                output: &mut self.output,
+                taps: &mut self.taps,
+                encoder: self.encoder.as_mut(),
+                writer: &mut self.writer,
+            },
+            &mut self.dead,
+        )
+    }
+
+    /// Processes one whole input (`name` labels it in dead letters).
+    pub fn process(&mut self, name: &str, text: &str) -> InputOutcome {
+        let (engine, mut h, dead) = self.handler();
+        engine.process(name, text, &mut h, dead)
+    }
+
+    /// Processes a piece of a stream (see [`Engine::process_part`]).
+    pub fn process_part(
+        &mut self,
+        name: &str,
+        text: &str,
+        first_record: usize,
+        partial: bool,
+    ) -> (WalkSummary, usize) {
+        let (engine, mut h, dead) = self.handler();
+        engine.process_part(name, text, first_record, partial, &mut h, dead)
+    }
+
+    /// Counts and writes out a rejection found outside the engine (a blob block that is
+    /// not UTF-8, say); `name` labels the input.
+    pub fn reject(&mut self, name: &str, rejection: &crate::record::Rejection<'_>) {
+        self.engine.stats.reject(rejection.reason);
+        self.dead.write(name, rejection);
+    }
+
+    /// A mark for the events handed in so far: see [`Pipeline::released`].
+    pub fn hold_mark(&self) -> u64 {
+        match &self.output {
+            Output::Aggregates(agg) => agg.aggregator.windows_opened(),
+            Output::Events => 0,
+        }
+    }
+
+    /// True once every event handed in before `mark` was taken has left in a flushed
+    /// line: no window open at the mark is still open. (Call after [`Pipeline::flush`].)
+    pub fn released(&self, mark: u64) -> bool {
+        match &self.output {
+            Output::Aggregates(agg) => agg
+                .aggregator
+                .oldest_open_window()
+                .is_none_or(|oldest| oldest >= mark),
+            Output::Events => true,
+        }
+    }
+
+    /// Writes out everything buffered (taps first, then events, then dead letters).
+    pub fn flush(&mut self) -> Result<(), FlushError> {
+        for t in self.taps.iter_mut() {
+            t.flush().map_err(FlushError::Events)?;
+        }
+        self.writer.flush().map_err(|e| {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                FlushError::OutputClosed
+            } else {
+                FlushError::Events(e)
+            }
+        })?;
+        self.dead.flush().map_err(FlushError::DeadLetters)
+    }
+
+    /// The input ended (or a signal came): open windows are emitted and the aggregation
+    /// counters go to the stats. Call [`Pipeline::flush`] after it.
+    pub fn finish(&mut self, reason: FlushReason) {
+        for t in self.taps.iter_mut() {
+            t.finish(reason);
+        }
+        if let Output::Aggregates(agg) = &mut self.output {
+            agg.finish(reason, self.encoder.as_mut(), &mut self.writer);
+            self.engine.stats.aggregation = Some(agg.aggregator.stats);
+        }
+        self.finished = true;
+    }
+
+    /// True once a write of events has failed (the reader went away).
+    pub fn output_failed(&self) -> bool {
+        self.writer.failed()
+    }
+
+    /// Lines written so far (events or aggregates).
+    pub fn lines(&self) -> u64 {
+        self.writer.lines
+    }
+
+    /// Flushes and returns the event writer's target.
+    pub fn into_writer(mut self) -> io::Result<W> {
+        if !self.finished {
+            self.finish(FlushReason::EndOfInput);
+        }
+        self.dead.flush()?;
+        self.writer.into_inner()
+    }
+}
