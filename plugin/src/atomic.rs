@@ -32,7 +32,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", pid()));
     let written = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
@@ -49,4 +49,15 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// The process id, to keep two processes' temporary files apart. WASI has no process id
+/// (std panics there, which aborted every in_exec_wasi run at its checkpoint save); its
+/// runs are one fresh instance at a time, so 0 does.
+fn pid() -> u32 {
+    if cfg!(target_os = "wasi") {
+        0
+    } else {
+        std::process::id()
+    }
 }

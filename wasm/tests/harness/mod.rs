@@ -270,7 +270,10 @@ pub fn run_wasi(accessible: &[&Path]) -> WasiRun {
         Ok(()) => 0,
         Err(e) => match e.downcast_ref::<I32Exit>() {
             Some(I32Exit(code)) => *code,
-            None => panic!("the WASI program trapped: {e:?}"),
+            None => panic!(
+                "the WASI program trapped: {e:?}\nits stderr:\n{}",
+                String::from_utf8_lossy(&stderr.contents())
+            ),
         },
     };
     drop(store);
