@@ -41,6 +41,10 @@ pub struct Config {
     /// each run (cron, Vector's exec in scheduled mode) emits only what is new, including
     /// the new records of a blob that grew. Unset: every run reads everything.
     pub checkpoint: Option<PathBuf>,
+    /// Fluent Bit's in_exec_wasi program only: once a run has printed this many events it
+    /// starts no further file; the rest is read by the next runs, from the checkpoint.
+    /// Fluent Bit holds a run's whole output in memory, so this bounds it. Unset: no cap.
+    pub max_events_per_run: Option<u64>,
     /// Progress bar: `auto` (on a terminal, the default), `always` or `never`.
     pub progress: Option<ProgressMode>,
     /// The Community ID seed. Leave it at 0 unless every tool you join with uses another.

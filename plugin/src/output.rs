@@ -6,6 +6,29 @@ use std::io::{self, Write};
 use crate::encode::json::Obj;
 use crate::record::Rejection;
 
+/// Opens an output or dead-letter file, creating its parent folders first (as checkpoint
+/// folders are created): a fresh host without `/var/log/nsgflow/` works as is. `append`
+/// keeps what is there (a long-running reader's restart adds to it); otherwise the file
+/// is truncated. The error says which file and what to check.
+pub fn open_file(target: &str, append: bool) -> Result<std::fs::File, String> {
+    let path = std::path::Path::new(target);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            format!(
+                "cannot create the folder {} for {target}: {e} (check the user running nsgflow may write there)",
+                parent.display()
+            )
+        })?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(path)
+        .map_err(|e| format!("cannot open {target}: {e} (check it is a writable file path)"))
+}
+
 /// Buffers NDJSON lines and writes them out in large blocks.
 ///
 /// Encoders write straight into [`EventWriter::buffer`]; the writer flushes when the

@@ -413,7 +413,11 @@ fn parse_ipv4(s: &str) -> Option<std::net::Ipv4Addr> {
         let start = i;
         let mut v: u32 = 0;
         while i < b.len() && b[i].is_ascii_digit() {
-            v = v * 10 + (b[i] - b'0') as u32;
+            // Four digits already make the octet invalid: stop accumulating (a run of
+            // ten or more digits would overflow).
+            if i - start < 4 {
+                v = v * 10 + (b[i] - b'0') as u32;
+            }
             i += 1;
         }
         let len = i - start;
@@ -587,6 +591,15 @@ mod tests {
     }
 
     #[test]
+    fn a_long_digit_run_in_an_address_is_an_error_not_an_overflow() {
+        // The fuzzer's input (tuple_parser): the destination is `13.1077244941`.
+        let t = "1772449441,172.16.2.4,13.1077244941,172.16.2.4,13.107.42.1,,,";
+        for layout in [TupleLayout::NsgV1, TupleLayout::NsgV2, TupleLayout::Vnet] {
+            assert!(FlowTuple::parse(t, layout).is_err(), "{layout:?}");
+        }
+    }
+
+    #[test]
     fn ipv4_fast_path_agrees_with_std() {
         for s in [
             "0.0.0.0",
@@ -601,6 +614,10 @@ mod tests {
             "a.b.c.d",
             "1.2.3.04",
             "100.64.0.1",
+            // Found by fuzzing (tuple_parser): a run of digits longer than u32 holds.
+            "13.1077244941",
+            "999999999999999",
+            "1.2.34294967296",
         ] {
             assert_eq!(parse_ipv4(s), s.parse::<std::net::Ipv4Addr>().ok(), "{s}");
         }

@@ -60,6 +60,12 @@ fn run_command(az: &Azurite, args: &[String], extra: &[&str], name: &str) -> (Ve
     (stdout.lines().map(str::to_string).collect(), expected)
 }
 
+fn cmd_has_quiet(src: &Value) -> bool {
+    src["command"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|a| a == "--quiet"))
+}
+
 #[test]
 fn the_vector_pipeline_command_streams_ecs_json_lines() {
     let v = pipeline("vector/azure-blob-to-elasticsearch.yaml");
@@ -72,7 +78,20 @@ fn the_vector_pipeline_command_streams_ecs_json_lines() {
         .as_str()
         .unwrap()
         .contains("parse_json!(.message)"));
-    assert_eq!(src["include_stderr"], false);
+    // nsgflow's stderr (errors and warnings only: --quiet) reaches Vector's log through a
+    // route to a console sink, never the event remap.
+    assert_eq!(src["include_stderr"], true);
+    assert!(cmd_has_quiet(src));
+    assert_eq!(v["transforms"]["messages"]["inputs"][0], "flowlogs");
+    assert_eq!(
+        v["transforms"]["messages"]["route"]["stderr"],
+        ".stream == \"stderr\""
+    );
+    assert_eq!(v["sinks"]["nsgflow_messages"]["type"], "console");
+    assert_eq!(
+        v["sinks"]["nsgflow_messages"]["inputs"][0],
+        "messages.stderr"
+    );
     let cmd: Vec<String> = src["command"]
         .as_array()
         .unwrap()
@@ -84,7 +103,7 @@ fn the_vector_pipeline_command_streams_ecs_json_lines() {
         !cmd.contains(&"--once".to_string()),
         "Vector's exec source wants streaming"
     );
-    assert_eq!(v["transforms"]["flows"]["inputs"][0], "flowlogs");
+    assert_eq!(v["transforms"]["flows"]["inputs"][0], "messages._unmatched");
     let Some(az) = Azurite::start("vector_pipeline") else {
         return;
     };

@@ -347,3 +347,61 @@ fn tail_window_and_key_need_aggregation() {
     let err = text(&out.stderr);
     assert!(err.contains("add --aggregate"), "{err}");
 }
+
+/// A fresh host: the output and dead-letter folders do not exist yet. nsgflow creates
+/// them, as it does checkpoint folders, instead of failing with "cannot open".
+#[test]
+fn output_and_dead_letter_folders_are_created() {
+    let root = tmp("fresh-host");
+    let _ = std::fs::remove_dir_all(&root);
+    let out_file = root.join("spool/events/out.ndjson");
+    let dead_file = root.join("log/nsgflow/dead-letter.ndjson");
+    let out = run(&[
+        "process",
+        fixture("bad-tuples.json").to_str().unwrap(),
+        "--output",
+        out_file.to_str().unwrap(),
+        "--dead-letter",
+        dead_file.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(&out_file).unwrap().lines().count() > 0);
+    assert!(std::fs::read_to_string(&dead_file).unwrap().lines().count() > 0);
+    // A folder that cannot be made is an error naming it, exit 1 or 2, never silence.
+    let blocker = root.join("a-file");
+    std::fs::write(&blocker, "x").unwrap();
+    let bad = blocker.join("dead.ndjson");
+    let out = run(&[
+        "process",
+        fixture("bad-tuples.json").to_str().unwrap(),
+        "--dead-letter",
+        bad.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot create the folder") && err.contains("a-file"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Nothing to read is said even with --quiet (the shipped pipelines run quiet): an empty
+/// folder is a warning, a missing one an error with exit 1.
+#[test]
+fn nothing_to_read_is_said_even_when_quiet() {
+    let empty = tmp("empty-folder");
+    let _ = std::fs::remove_dir_all(&empty);
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(&["process", empty.to_str().unwrap(), "--quiet"]);
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("nothing to read"), "{err}");
+    let missing = empty.join("not-synced-yet");
+    let out = run(&["process", missing.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("not-synced-yet"), "{err}");
+}

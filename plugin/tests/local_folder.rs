@@ -296,3 +296,27 @@ fn an_hour_of_growth_reads_each_byte_about_once() {
     // A run that catches a record mid-write reads that record again next time.
     assert!(hour("cut-every-7th", 7) <= 1.25);
 }
+
+/// Azure creates an hour blob as `{"records":[]}` before its first commit: plain `process`
+/// reads it as a flow log with no records, and so must `--checkpoint`, on the first run and
+/// once it has grown.
+#[test]
+fn an_empty_blob_is_a_flow_log_with_no_records() {
+    let dir = tmp("empty-blob");
+    let data = dir.join("data");
+    let cp = dir.join("cp.json");
+    write_blob(&hour_path(&data, 10), &[], 0);
+    let (lines, stderr, code) = run(&data, &cp);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(lines.is_empty());
+    assert!(!stderr.contains("not a flow log"), "{stderr}");
+    let rec = record(&template(), 0);
+    write_blob(&hour_path(&data, 10), std::slice::from_ref(&rec), 0);
+    let (lines, stderr, code) = run(&data, &cp);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !lines.is_empty(),
+        "the first record after the empty blob: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

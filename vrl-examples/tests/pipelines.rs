@@ -267,7 +267,7 @@ fn simulate(name: &str, doc: &Json) -> BTreeMap<String, Vec<Value>> {
                     }
                     pending.extend(routed);
                 }
-                "reduce" => pending.push((id.to_string(), events.clone())),
+                "reduce" => pending.push((id.to_string(), reduce(name, id, c, &events))),
                 other => panic!("{name}: {other}"),
             }
         }
@@ -281,6 +281,83 @@ fn simulate(name: &str, doc: &Json) -> BTreeMap<String, Vec<Value>> {
         }
     }
     sinks
+}
+
+/// Vector's `reduce` over one window: events grouped by `group_by`, each field merged by its
+/// `merge_strategies` entry or else by the documented default (numbers summed, group_by
+/// fields included; anything else keeps the first value). Every group_by field must come
+/// out equal to the group's key: a summed numeric key (a `dst_port` of 443 twice giving 886)
+/// fails here.
+fn reduce(name: &str, id: &str, c: &Json, events: &[Value]) -> Vec<Value> {
+    let keys: Vec<&str> = c["group_by"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name}: {id} has no group_by"))
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let strategies = c["merge_strategies"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut groups: BTreeMap<String, (Vec<Value>, Value)> = BTreeMap::new();
+    for e in events {
+        let key: Vec<String> = keys.iter().map(|k| format!("{:?}", lookup(e, k))).collect();
+        let entry = groups
+            .entry(key.join("|"))
+            .or_insert_with(|| (Vec::new(), e.clone()));
+        if !entry.0.is_empty() {
+            let (Value::Object(merged), Value::Object(next)) = (&mut entry.1, e) else {
+                panic!("{name}: {id}: events are objects");
+            };
+            for (field, v) in next {
+                let strategy = strategies.get(field.as_str()).and_then(Json::as_str);
+                let old = merged.get(field.as_str()).cloned();
+                let new = match (strategy, old, v) {
+                    (Some("discard"), Some(old), _) => old,
+                    (Some("retain"), _, v) => v.clone(),
+                    (Some("min" | "max"), Some(Value::Integer(a)), Value::Integer(b)) => {
+                        Value::Integer(if strategy == Some("min") {
+                            a.min(*b)
+                        } else {
+                            a.max(*b)
+                        })
+                    }
+                    (Some("sum") | None, Some(Value::Integer(a)), Value::Integer(b)) => {
+                        Value::Integer(a + b)
+                    }
+                    (Some("sum") | None, Some(Value::Float(a)), Value::Float(b)) => {
+                        Value::Float(a + *b)
+                    }
+                    (None, Some(old), _) => old,
+                    (Some(other), old, v) => {
+                        panic!("{name}: {id}: strategy {other} on {field}: {old:?} / {v:?}")
+                    }
+                    (None, None, v) => v.clone(),
+                };
+                merged.insert(field.clone(), new);
+            }
+        }
+        entry.0.push(e.clone());
+    }
+    assert!(
+        groups.values().any(|(members, _)| members.len() > 1),
+        "{name}: {id}: no group of two or more events: the check below could not fail"
+    );
+    groups
+        .into_values()
+        .map(|(members, merged)| {
+            for k in &keys {
+                assert_eq!(
+                    lookup(&merged, k),
+                    lookup(&members[0], k),
+                    "{name}: {id}: group_by field `{k}` changed when {} events merged: give it \
+                     a merge strategy (`discard`); reduce sums numbers by default",
+                    members.len()
+                );
+            }
+            merged
+        })
+        .collect()
 }
 
 /// What an exec source running `nsgflow process DIR --format F ...` emits: one event per
@@ -319,7 +396,14 @@ fn exec_events(c: &Json) -> Vec<Value> {
     }
     lines
         .into_iter()
-        .map(|line| Value::from(serde_json::json!({ "message": line })))
+        .map(|line| Value::from(serde_json::json!({ "message": line, "stream": "stdout" })))
+        // With `include_stderr`, nsgflow's messages arrive in the same stream.
+        .chain((c["include_stderr"] == true).then(|| {
+            Value::from(serde_json::json!({
+                "message": "nsgflow: warning: nothing to read: no *.json, *.ndjson or *.jsonl file in /data/flowlogs",
+                "stream": "stderr"
+            }))
+        }))
         .collect()
 }
 
@@ -394,6 +478,33 @@ fn lookup<'v>(event: &'v Value, path: &str) -> Option<&'v Value> {
     })
 }
 
+/// Removes the leaf at a dotted path, as Vector's `remove_label_fields` does.
+fn remove(event: &mut Value, path: &str) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let leaf = parts.pop().unwrap();
+    let mut at = event;
+    for p in parts {
+        match at {
+            Value::Object(map) => match map.get_mut(p) {
+                Some(v) => at = v,
+                None => return,
+            },
+            _ => return,
+        }
+    }
+    if let Value::Object(map) = at {
+        map.remove(leaf);
+    }
+}
+
+fn has_empty_object(v: &Value) -> bool {
+    match v {
+        Value::Object(map) => map.is_empty() || map.values().any(has_empty_object),
+        Value::Array(items) => items.iter().any(has_empty_object),
+        _ => false,
+    }
+}
+
 fn is_text(v: Option<&Value>) -> bool {
     v.is_some_and(|v| v.to_str_lossy().is_some())
 }
@@ -413,10 +524,33 @@ fn events_flow_through_every_pipeline_to_its_sinks() {
             .expect("queries/clickhouse/schema.sql"),
     );
     for (name, doc) in pipelines() {
+        // Vector logs neither an exec command's stderr nor its exit status: nsgflow's
+        // errors ("cannot open ...", "nothing to read") must be taken in and shown.
+        for (id, c) in section(&doc, "sources") {
+            if c["type"] == "exec" {
+                assert_eq!(
+                    c["include_stderr"], true,
+                    "{name}: {id}: nsgflow's errors would be lost"
+                );
+            }
+        }
         let received = simulate(&name, &doc);
         for (id, c) in section(&doc, "sinks") {
             let events = received.get(id.as_str()).cloned().unwrap_or_default();
             let kind = c["type"].as_str().unwrap();
+            if kind == "console" {
+                // nsgflow's messages, to Vector's own log: every one, and nothing else.
+                assert_eq!(c["target"], "stderr", "{name}: {id}");
+                assert!(!events.is_empty(), "{name}: {id} got no message");
+                for e in &events {
+                    assert_eq!(
+                        lookup(e, "stream"),
+                        Some(&Value::from("stderr")),
+                        "{name}: {id}: {e:?}"
+                    );
+                }
+                continue;
+            }
             if kind == "file" {
                 // Dead letters and failures: only the bad-tuples fixture feeds them.
                 for e in &events {
@@ -459,10 +593,27 @@ fn events_flow_through_every_pipeline_to_its_sinks() {
                     }
                 }
                 match kind {
-                    "loki" => assert!(
-                        matches!(lookup(e, "timestamp"), Some(Value::Timestamp(_))),
-                        "{name}: Loki entry time"
-                    ),
+                    "loki" => {
+                        assert!(
+                            matches!(lookup(e, "timestamp"), Some(Value::Timestamp(_))),
+                            "{name}: Loki entry time"
+                        );
+                        // `remove_label_fields` removes the leaf fields only: what is
+                        // left of the line must hold no emptied object.
+                        if c["remove_label_fields"] == true {
+                            let mut line = e.clone();
+                            for (_, t) in &templates {
+                                for field in template_fields(t) {
+                                    remove(&mut line, &field);
+                                }
+                            }
+                            assert!(
+                                !has_empty_object(&line),
+                                "{name}: {id}: an empty object is left in the line after \
+                                 remove_label_fields: {line:?}"
+                            );
+                        }
+                    }
                     "elasticsearch" => assert!(
                         is_text(lookup(e, "@timestamp")),
                         "{name}: @timestamp in {e:?}"
@@ -512,5 +663,122 @@ fn events_flow_through_every_pipeline_to_its_sinks() {
             let dead = received.get("dead_letters").map(Vec::len).unwrap_or(0);
             assert_eq!(dead, 9, "{name}: dead letters");
         }
+    }
+}
+
+/// With env-var interpolation on, Vector substitutes `$NAME` and `${NAME}` anywhere in the
+/// file, comments included, and fails the load on an unset one. A shipped file holds no
+/// `$` that is not written `$$`, so it loads with interpolation on or off.
+#[test]
+fn no_pipeline_text_is_taken_for_an_env_var() {
+    let dir = repo_root().join("pipelines/vector");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let bytes = line.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'$' {
+                    if bytes.get(i + 1) == Some(&b'$') {
+                        i += 2;
+                        continue;
+                    }
+                    let next = bytes.get(i + 1).copied().unwrap_or(b' ');
+                    assert!(
+                        !(next == b'{' || next == b'_' || next.is_ascii_alphanumeric()),
+                        "{}:{}: `{line}` is an env-var reference to Vector (write `$$`)",
+                        path.display(),
+                        n + 1
+                    );
+                }
+                i += 1;
+            }
+        }
+    }
+}
+
+/// NSG and VNet flow logs reach a storage account only: a diagnostic setting cannot send
+/// them to Event Hubs. No doc or config may tell users to.
+#[test]
+fn no_doc_routes_flow_logs_through_event_hubs() {
+    let root = repo_root();
+    for f in [
+        "README.md",
+        "pipelines/vector/README.md",
+        "vrl-examples/README.md",
+        "pipelines/fluent-bit/README.md",
+    ] {
+        let text = std::fs::read_to_string(root.join(f))
+            .unwrap()
+            .to_lowercase();
+        for para in text.split("\n\n") {
+            let para = para.replace('\n', " ");
+            assert!(
+                !(para.contains("event hub") && para.contains("diagnostic setting"))
+                    || para.contains("storage account only"),
+                "{f}: a paragraph sends flow logs to Event Hubs by a diagnostic setting: {para}"
+            );
+        }
+    }
+    assert!(
+        std::fs::read_dir(root.join("pipelines/vector"))
+            .unwrap()
+            .all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("eventhubs")),
+        "an Event Hubs flow-log pipeline is shipped"
+    );
+}
+
+/// `pipelines/vector/README.md` lists every shipped config, speaks of no issue as future
+/// work, says what `vector validate` needs, and names the codec the configs use.
+#[test]
+fn the_vector_readme_matches_the_configs() {
+    let root = repo_root();
+    let readme = std::fs::read_to_string(root.join("pipelines/vector/README.md")).unwrap();
+    let top = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for (name, doc) in pipelines() {
+        assert!(
+            readme.contains(&format!("[`{name}`]")),
+            "pipelines/vector/README.md does not list {name}"
+        );
+        for (id, c) in section(&doc, "sinks") {
+            if c["type"] == "elasticsearch" {
+                assert_eq!(
+                    c["data_stream"]["dataset"], "nsgflow",
+                    "{name}: {id} writes another data stream than logs-nsgflow-default"
+                );
+            }
+        }
+        for (id, c) in section(&doc, "sources") {
+            if c["type"] == "exec" {
+                let codec = c["decoding"]["codec"].as_str().unwrap();
+                for doc in [&readme, &top] {
+                    assert!(
+                        !doc.contains("decoding.codec: json") || codec == "json",
+                        "a README says the exec source uses `decoding.codec: json`; \
+                         {name}: {id} uses {codec}"
+                    );
+                }
+            }
+        }
+    }
+    for said in ["issue #", "will make this"] {
+        assert!(
+            !readme.contains(said),
+            "pipelines/vector/README.md speaks of future work: `{said}`"
+        );
+    }
+    for needed in ["data_dir", "--skip-healthchecks"] {
+        assert!(
+            readme.contains(needed),
+            "pipelines/vector/README.md does not say `vector validate` needs {needed}"
+        );
     }
 }

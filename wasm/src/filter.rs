@@ -78,8 +78,13 @@ impl Filter {
         }
     }
 
-    /// A split-tuple record ([`crate::split`]) to its event in `format`.
+    /// A split-tuple record ([`crate::split`]) to its event in `format`. A record that
+    /// already carries `nsgflow_error` (the Lua explode's dead letters) is handed back
+    /// unchanged, its reason kept.
     pub fn tuple_event(&mut self, rec: &str, format: Format) -> &[u8] {
+        if carries_error(rec) {
+            return self.unchanged(rec);
+        }
         let result = match &self.config_error {
             Some(e) => Err(e.clone()),
             None => split::reassemble(rec, &mut self.record),
@@ -90,6 +95,9 @@ impl Filter {
     /// A flat event to the same event in `format` (ECS, Splunk, OCSF; flat gives it back
     /// re-rendered).
     pub fn reshape(&mut self, flat: &str, format: Format) -> &[u8] {
+        if carries_error(flat) {
+            return self.unchanged(flat);
+        }
         let mut record = std::mem::take(&mut self.record);
         let result = match &self.config_error {
             Some(e) => Err(e.clone()),
@@ -105,6 +113,12 @@ impl Filter {
         });
         self.record = record;
         self.finish(flat, format, classes)
+    }
+
+    fn unchanged(&mut self, input: &str) -> &[u8] {
+        self.out.clear();
+        self.out.extend_from_slice(input.as_bytes());
+        &self.out
     }
 
     /// The last reply with a NUL after it, for the C ABI: valid until the next call.
@@ -224,6 +238,13 @@ pub fn with_error(input: &str, why: &str, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// `text` is exactly one valid JSON object (the strict check of [`with_error`]): for the
+/// fuzz targets.
+#[doc(hidden)]
+pub fn is_one_object(text: &str) -> bool {
+    object_close(text).is_some()
+}
+
 /// The offset of the closing `}` of `text` when it is exactly one valid JSON object
 /// (strict: escapes, control characters, numbers and literals are checked; nesting is
 /// tracked on the heap, so deep input cannot overflow the stack).
@@ -332,9 +353,68 @@ fn scalar(sc: &mut Scanner<'_>) -> Option<()> {
     Some(())
 }
 
+/// The record is a JSON object with a top-level `nsgflow_error` key: an earlier stage
+/// (the Lua explode) already rejected it.
+fn carries_error(input: &str) -> bool {
+    // Fast path: almost every record has no such key anywhere.
+    if !input.contains(ERROR_KEY) {
+        return false;
+    }
+    // Handed back unchanged only if it is one valid JSON object: anything else gets the
+    // error wrapper (Fluent Bit aborts on invalid JSON after valid JSON in one chunk).
+    if object_close(input).is_none() {
+        return false;
+    }
+    let mut sc = Scanner::new(input);
+    if sc.begin_object().is_err() {
+        return false;
+    }
+    let mut first = true;
+    while let Ok(Some(key)) = sc.next_key(first) {
+        if key == ERROR_KEY {
+            return true;
+        }
+        if sc.skip_value().is_err() {
+            return false;
+        }
+        first = false;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upstream_dead_letter_keeps_its_reason() {
+        let lua = r#"{"category":"X","nsgflow_error":"not_a_flow_log: a `records` element that is not an object"}"#;
+        let mut f = Filter::default();
+        assert_eq!(f.tuple_event(lua, Format::Flat), lua.as_bytes());
+        assert_eq!(f.reshape(lua, Format::Ecs), lua.as_bytes());
+        // Only a top-level key counts; a nested one is data.
+        let nested = r#"{"rule":"R","x":{"nsgflow_error":1},"tuple":"1542110379,10.5.16.4"}"#;
+        let back: serde_json::Value =
+            serde_json::from_slice(f.tuple_event(nested, Format::Flat)).unwrap();
+        assert!(back[ERROR_KEY].is_string(), "{back}");
+        assert_eq!(back["x"][ERROR_KEY], 1, "{back}");
+        // Found by fuzzing (filter_wasm): the key, then invalid JSON. Not handed back as
+        // is: wrapped, so the reply is still one valid object.
+        for broken in [
+            r#"{"nsgflow_error":"x","b":}"#,
+            "{\"nsgflow_error\":\u{1c}\"\":\"ssh\"}",
+            r#"{"nsgflow_error":"x"} {}"#,
+        ] {
+            for out in [
+                f.tuple_event(broken, Format::Flat).to_vec(),
+                f.reshape(broken, Format::Ecs).to_vec(),
+            ] {
+                let back: serde_json::Value = serde_json::from_slice(&out)
+                    .unwrap_or_else(|e| panic!("{broken}: {e}: {}", String::from_utf8_lossy(&out)));
+                assert!(back.is_object(), "{broken}");
+            }
+        }
+    }
 
     fn err_of(input: &str) -> serde_json::Value {
         let mut out = Vec::new();

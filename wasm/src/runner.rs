@@ -37,6 +37,9 @@ pub struct RunReport {
     pub pending_bytes: u64,
     /// Alerts raised (with `detect: {enabled: true}`); they are among `events`.
     pub alerts: u64,
+    /// Files not started because the run reached `max_events_per_run`: the next run
+    /// reads them.
+    pub deferred: usize,
     pub errors: Vec<String>,
 }
 
@@ -76,11 +79,7 @@ pub fn run<O: Write, E: Write + Send + 'static>(
     let dead_path = config.dead_letter.as_deref().map(|p| base.join(p));
     let dead_out: Box<dyn Write + Send> = match &dead_path {
         None => Box::new(stderr.clone()),
-        Some(p) => match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-        {
+        Some(p) => match nsgflow::output::open_file(&p.display().to_string(), true) {
             Ok(f) => Box::new(f),
             Err(e) => {
                 return fail(
@@ -116,6 +115,13 @@ pub fn run<O: Write, E: Write + Send + 'static>(
             .collect()
     };
     let (inputs, input_errors) = input::expand(&roots);
+    if inputs.is_empty() && input_errors.is_empty() {
+        let _ = writeln!(
+            stderr.clone(),
+            "nsgflow-wasi: warning: nothing to read: no *.json, *.ndjson or *.jsonl file in {} (check accessible_paths and that the blobs are synced there)",
+            roots.join(", ")
+        );
+    }
     for e in input_errors {
         report.errors.push(e.to_string());
     }
@@ -147,7 +153,11 @@ pub fn run<O: Write, E: Write + Send + 'static>(
         .into_iter()
         .filter(|i| !matches!((i, dead_path.as_deref()), (Input::File(p), Some(d)) if p == d))
         .collect();
-    run_inputs(&mut pipeline, Some(&mut checkpoint), &inputs, &mut report);
+    let mut hooks = Hooks {
+        report: &mut report,
+        max_events: config.max_events_per_run,
+    };
+    run_inputs(&mut pipeline, Some(&mut checkpoint), &inputs, &mut hooks);
     report.rejected = pipeline.engine.stats.rejected_total();
     // Each run is a fresh instance: its aggregation windows close at its end (a window
     // that spans runs comes out as one aggregate per run). Events first, then the
@@ -184,26 +194,49 @@ pub fn run<O: Write, E: Write + Send + 'static>(
             None => String::new(),
         }
     );
+    if report.deferred > 0 {
+        let _ = writeln!(
+            err,
+            "nsgflow-wasi: max_events_per_run reached: {} files left for the next run",
+            report.deferred
+        );
+    }
     (i32::from(!report.errors.is_empty()), report)
 }
 
-impl<W: Write> RunHooks<W> for RunReport {
+/// The runner's side of the run loop: the report, and the `max_events_per_run` cap.
+struct Hooks<'a> {
+    report: &'a mut RunReport,
+    max_events: Option<u64>,
+}
+
+impl<W: Write> RunHooks<W> for Hooks<'_> {
     fn begin(&mut self, _name: &str) {
-        self.files += 1;
+        self.report.files += 1;
+    }
+
+    // The cap is checked between files: the file a run is in is read to its end.
+    fn defer(&mut self, lines: u64) -> bool {
+        let defer = self.max_events.is_some_and(|cap| lines >= cap);
+        if defer {
+            self.report.deferred += 1;
+        }
+        defer
     }
 
     fn done(&mut self, name: &str, run: InputRun) {
+        let report = &mut *self.report;
         match run {
             InputRun::Unchanged => {}
             InputRun::Read { pending, .. } => {
-                self.files_with_news += 1;
-                self.pending_bytes += pending;
+                report.files_with_news += 1;
+                report.pending_bytes += pending;
             }
             InputRun::NotFlowLog(why) => {
-                self.files_with_news += 1;
-                self.errors.push(format!("{name}: not a flow log: {why}"));
+                report.files_with_news += 1;
+                report.errors.push(format!("{name}: not a flow log: {why}"));
             }
-            InputRun::Failed(e) => self.errors.push(e),
+            InputRun::Failed(e) => report.errors.push(e),
         }
     }
 }

@@ -156,3 +156,121 @@ fn exec_wasi_layout_runs_with_the_shipped_nsgflow_yaml() {
         assert!(again.stdout.is_empty(), "second run prints nothing new");
     }
 }
+
+/// The env default of a config (`env: NAME: value`).
+fn env_default(cfg: &Value, name: &str) -> String {
+    cfg["env"][name].as_str().unwrap_or_default().to_string()
+}
+
+/// The tail pipelines read `*.ndjson`, and so does in_exec_wasi: by default they must not
+/// read the same folder, or each tuple of a file there is shipped twice.
+#[test]
+fn tail_and_exec_wasi_default_to_different_folders() {
+    let exec_data: BTreeSet<String> = ["loki", "es", "splunk"]
+        .iter()
+        .map(|s| {
+            env_default(
+                &load(&dir().join("exec-wasi").join(s).join("fluent-bit.yaml")),
+                "NSGFLOW_DATA",
+            )
+        })
+        .collect();
+    for sink in ["loki", "es", "splunk"] {
+        let tail = load(&dir().join("tail-lua-wasm").join(format!("{sink}.yaml")));
+        let data = env_default(&tail, "NSGFLOW_DATA");
+        assert!(
+            !exec_data.iter().any(|e| *e == data
+                || e.starts_with(&format!("{data}/"))
+                || data.starts_with(&format!("{e}/"))),
+            "tail-lua-wasm/{sink}.yaml reads {data}, which the exec-wasi pipelines also read ({exec_data:?})"
+        );
+    }
+}
+
+/// `fluent-bit --dry-run` loads the Lua script: a relative `script` is taken from the
+/// config's folder, so the default must name a file that is there in the checkout.
+#[test]
+fn the_lua_script_a_tail_config_names_exists_beside_it() {
+    for sink in ["loki", "es", "splunk"] {
+        let path = dir().join("tail-lua-wasm").join(format!("{sink}.yaml"));
+        let cfg = load(&path);
+        let lua = env_default(&cfg, "NSGFLOW_LUA");
+        let resolved = if Path::new(&lua).is_absolute() {
+            PathBuf::from(&lua)
+        } else {
+            path.parent().unwrap().join(&lua)
+        };
+        assert!(
+            resolved.is_file(),
+            "{}: NSGFLOW_LUA {lua} is not a file ({}): --dry-run fails",
+            path.display(),
+            resolved.display()
+        );
+    }
+}
+
+/// Splunk's HEC certificate is self-signed by default: an output that verifies TLS says
+/// where to give the CA (`tls.ca_file`), or Fluent Bit drops the chunks.
+#[test]
+fn splunk_outputs_that_verify_tls_say_how_to_set_the_ca() {
+    for path in configs() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let cfg = load(&path);
+        for out in section(&cfg, "outputs") {
+            if out["name"] == "splunk" && out["tls.verify"] == "on" {
+                assert!(
+                    out.get("tls.ca_file").is_some() || text.contains("tls.ca_file"),
+                    "{}: splunk output with tls.verify on and no word of tls.ca_file",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// filter_wasm's module is a WASI reactor (exports `_initialize`), so WAMR loads it
+/// without its "neither a command nor a reactor" warning; the in_exec_wasi program is a
+/// command (`_start`) and not both.
+#[test]
+fn the_filter_module_is_a_reactor_and_the_program_a_command() {
+    let filter: BTreeSet<String> = filter_module()
+        .exports()
+        .map(|e| e.name().to_string())
+        .collect();
+    assert!(filter.contains("_initialize"), "{filter:?}");
+    assert!(!filter.contains("_start"), "{filter:?}");
+    let program: BTreeSet<String> = harness::wasi_module()
+        .exports()
+        .map(|e| e.name().to_string())
+        .collect();
+    assert!(program.contains("_start"), "{program:?}");
+    assert!(!program.contains("_initialize"), "{program:?}");
+}
+
+/// The sizes `wasm/README.md` gives are the built files' (within 2%).
+#[test]
+fn the_wasm_readme_gives_the_built_sizes() {
+    let built_dir = harness::build();
+    let readme = std::fs::read_to_string(root().join("wasm/README.md")).unwrap();
+    for file in ["nsgflow-wasi.wasm", "nsgflow_wasm.wasm"] {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{file}` |")))
+            .unwrap_or_else(|| panic!("wasm/README.md has no size row for {file}"));
+        let said: u64 = row
+            .split('|')
+            .nth(2)
+            .unwrap()
+            .trim()
+            .trim_end_matches(" B")
+            .replace(',', "")
+            .parse()
+            .unwrap();
+        let built = std::fs::metadata(built_dir.join(file)).unwrap().len();
+        let off = (said as f64 - built as f64).abs() / built as f64;
+        assert!(
+            off < 0.02,
+            "wasm/README.md says {file} is {said} B; the build gives {built} B"
+        );
+    }
+}

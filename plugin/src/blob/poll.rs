@@ -279,6 +279,15 @@ impl<'c> BlobSource<'c> {
                 }
             }
         }
+        if !failed && found.is_empty() && self.missing.len() < self.cfg.containers.len() {
+            // Said on every discovery (at start, then hourly), whatever --quiet says.
+            report.push(Severity::Warning, format!(
+                "nothing to read: no flow-log folder (resourceId=/... or flowLogResourceID=/...) in container {} of account {}{}; check the account and that flow logs are on and write to it",
+                self.cfg.containers.join(", "),
+                self.client.account(),
+                if self.cfg.prefix.is_empty() { String::new() } else { format!(" under prefix {}", self.cfg.prefix) }
+            ));
+        }
         if !failed || self.resources.is_empty() {
             self.resources = found;
         }

@@ -8,7 +8,6 @@ pub mod signals;
 pub mod stdin;
 pub mod tail;
 
-use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -210,23 +209,13 @@ impl Resolved {
     }
 }
 
-/// Opens `target` (or stdout for `-`).
+/// Opens `target` (or stdout for `-`), creating its parent folders first.
 pub fn open_writer(target: &str, open: Open) -> Result<Box<dyn Write + Send>, String> {
     if target == "-" {
         return Ok(Box::new(io::stdout()));
     }
-    let file = match open {
-        Open::Create => File::create(target),
-        Open::Append => OpenOptions::new().create(true).append(true).open(target),
-    };
-    file.map(|f| Box::new(f) as Box<dyn Write + Send>)
-        .map_err(|e| {
-            let what = match open {
-                Open::Create => "create",
-                Open::Append => "open",
-            };
-            format!("cannot {what} {target}: {e} (check the directory exists and is writable)")
-        })
+    let append = matches!(open, Open::Append);
+    nsgflow::output::open_file(target, append).map(|f| Box::new(f) as Box<dyn Write + Send>)
 }
 
 /// The exit status: 128 + the signal that stopped the run (saying `what` was done about

@@ -68,6 +68,13 @@ pub fn run(args: ProcessArgs) -> Result<ExitCode, String> {
     for e in &errors {
         eprintln!("nsgflow: error: {e}");
     }
+    if inputs.is_empty() && errors.is_empty() {
+        // Said even with --quiet: a pipeline that ships nothing must say why.
+        eprintln!(
+            "nsgflow: warning: nothing to read: no *.json, *.ndjson or *.jsonl file in {}",
+            paths.join(", ")
+        );
+    }
 
     let bar = progress_bar(progress, &inputs);
     let file_bar = bar.clone();

@@ -32,6 +32,19 @@ pub fn build() -> &'static Path {
         if let Some(dir) = std::env::var_os("NSGFLOW_WASM_DIR") {
             return PathBuf::from(dir);
         }
+        // A fresh machine has no wasm32-wasip1 standard library yet: add it, as `.ci/run`
+        // does (rustup is how this toolchain is installed).
+        let installed = Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-wasip1"))
+            .unwrap_or(true);
+        if !installed {
+            eprintln!("adding the wasm32-wasip1 target: rustup target add wasm32-wasip1");
+            let _ = Command::new("rustup")
+                .args(["target", "add", "wasm32-wasip1"])
+                .status();
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(root())
@@ -257,7 +270,10 @@ pub fn run_wasi(accessible: &[&Path]) -> WasiRun {
         Ok(()) => 0,
         Err(e) => match e.downcast_ref::<I32Exit>() {
             Some(I32Exit(code)) => *code,
-            None => panic!("the WASI program trapped: {e:?}"),
+            None => panic!(
+                "the WASI program trapped: {e:?}\nits stderr:\n{}",
+                String::from_utf8_lossy(&stderr.contents())
+            ),
         },
     };
     drop(store);
