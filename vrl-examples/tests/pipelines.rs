@@ -750,9 +750,16 @@ fn the_vector_readme_matches_the_configs() {
         );
         for (id, c) in section(&doc, "sinks") {
             if c["type"] == "elasticsearch" {
+                // Flows go to logs-nsgflow-default; alerts to a data stream of their own
+                // (logs-nsgflow.alert-default), so they can be kept and searched apart.
+                let expected = if id.contains("alert") {
+                    "nsgflow.alert"
+                } else {
+                    "nsgflow"
+                };
                 assert_eq!(
-                    c["data_stream"]["dataset"], "nsgflow",
-                    "{name}: {id} writes another data stream than logs-nsgflow-default"
+                    c["data_stream"]["dataset"], expected,
+                    "{name}: {id} writes another data stream than logs-{expected}-default"
                 );
             }
         }
