@@ -334,7 +334,11 @@ fn elasticsearch_template_maps_every_ecs_field() {
         .expect("component template is JSON");
     let idx: Value =
         serde_json::from_str(&read("elasticsearch/index-template.json")).expect("index template");
-    assert_eq!(idx["index_patterns"], json!(["logs-nsgflow-*"]));
+    // Flows (logs-nsgflow-default) and alerts (logs-nsgflow.alert-default).
+    assert_eq!(
+        idx["index_patterns"],
+        json!(["logs-nsgflow-*", "logs-nsgflow.alert-*"])
+    );
     assert!(idx["data_stream"].is_object(), "a data stream template");
     assert!(idx["composed_of"]
         .as_array()
