@@ -522,6 +522,41 @@ pub trait RunHooks<W: Write> {
     }
 }
 
+/// One whole input already read into `buf`, through `pipeline` (a file read whole, or
+/// stdin read to its end).
+pub fn process_whole<W: Write>(
+    pipeline: &mut crate::pipeline::Pipeline<W>,
+    name: &str,
+    buf: &[u8],
+) -> InputRun {
+    use crate::engine::InputOutcome;
+    match crate::input::as_text(buf) {
+        Ok(text) => match pipeline.process(name, text) {
+            InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
+            InputOutcome::Read { incomplete } => InputRun::Read {
+                pending: 0,
+                incomplete,
+                restarted: false,
+            },
+        },
+        Err(why) => {
+            pipeline.engine.stats.input_failed();
+            InputRun::NotFlowLog(why)
+        }
+    }
+}
+
+/// Stdin read to its end, then through `pipeline` as one input named `-` (for commands
+/// that need the whole input before they answer: `report`, `harden`).
+pub fn process_stdin_whole<W: Write>(pipeline: &mut crate::pipeline::Pipeline<W>) -> InputRun {
+    let mut buf = Vec::new();
+    if let Err(e) = io::stdin().lock().read_to_end(&mut buf) {
+        pipeline.engine.stats.input_failed();
+        return InputRun::Failed(format!("-: cannot read: {e}"));
+    }
+    process_whole(pipeline, "-", &buf)
+}
+
 /// The local-files run loop shared by `nsgflow process` and the WASM runner: each input in
 /// turn through `pipeline` (incrementally when there is a `checkpoint`), until the output
 /// closes or `hooks` says stop. The caller then calls [`finish_run`].
@@ -531,7 +566,6 @@ pub fn run_inputs<W: Write>(
     inputs: &[crate::input::Input],
     hooks: &mut impl RunHooks<W>,
 ) {
-    use crate::engine::InputOutcome;
     use crate::input::{self, Input};
     let mut buf = Vec::new();
     for inp in inputs {
@@ -571,20 +605,7 @@ pub fn run_inputs<W: Write>(
                     pipeline.engine.stats.input_failed();
                     InputRun::Failed(format!("{name}: cannot read: {e}"))
                 }
-                Ok(()) => match input::as_text(&buf) {
-                    Ok(text) => match pipeline.process(&name, text) {
-                        InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
-                        InputOutcome::Read { incomplete } => InputRun::Read {
-                            pending: 0,
-                            incomplete,
-                            restarted: false,
-                        },
-                    },
-                    Err(why) => {
-                        pipeline.engine.stats.input_failed();
-                        InputRun::NotFlowLog(why)
-                    }
-                },
+                Ok(()) => process_whole(pipeline, &name, &buf),
             },
         };
         hooks.done(&name, run);

@@ -3,17 +3,17 @@
 //! enrichment as `process`; the proposal is checked against every observed flow before
 //! it is written.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
 
 use nsgflow::aggregate::FlushReason;
-use nsgflow::checkpoint::{finish_run, run_inputs, InputRun, RunHooks};
+use nsgflow::checkpoint::{finish_run, process_stdin_whole, run_inputs, InputRun, RunHooks};
 use nsgflow::config::Config;
 use nsgflow::encode::{encoder, Format};
-use nsgflow::engine::{Engine, InputOutcome};
+use nsgflow::engine::Engine;
 use nsgflow::harden::tap::HardenTap;
 use nsgflow::harden::{
     self, period::parse_time, Destinations, Harden, HardenConfig, Observations, OutputFormat,
@@ -141,16 +141,7 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
     let (topology, tags) =
         harden::load_context(config.topology.as_deref(), config.service_tags.as_deref())?;
     let hardener = Harden::new(hc, topology.as_ref(), tags.as_ref())?;
-    let paths = if args.paths.is_empty() {
-        config.inputs.clone()
-    } else {
-        args.paths.clone()
-    };
-    if paths.is_empty() {
-        return Err(
-            "no input: name files, directories or - (stdin), or set `inputs` in the config".into(),
-        );
-    }
+    let paths = super::input_paths(args.paths.clone(), &config)?;
 
     // The same pipeline as `process` (engine, enrichment, dead letters), with harden as
     // a tap; the events themselves are not wanted here.
@@ -297,20 +288,6 @@ impl<W: Write> RunHooks<W> for Hooks {
     }
 
     fn stdin(&mut self, pipeline: &mut Pipeline<W>) -> InputRun {
-        let mut buf = Vec::new();
-        if let Err(e) = io::stdin().lock().read_to_end(&mut buf) {
-            return InputRun::Failed(format!("-: cannot read stdin: {e}"));
-        }
-        match input::as_text(&buf) {
-            Ok(text) => match pipeline.process("-", text) {
-                InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
-                InputOutcome::Read { incomplete } => InputRun::Read {
-                    pending: 0,
-                    incomplete,
-                    restarted: false,
-                },
-            },
-            Err(why) => InputRun::NotFlowLog(why),
-        }
+        process_stdin_whole(pipeline)
     }
 }

@@ -231,3 +231,19 @@ pub fn exit_code(interrupted: Option<signals::Signal>, what: &str, failed: bool)
         ExitCode::SUCCESS
     }
 }
+
+/// The inputs named on the command line, or else the config's `inputs`; none at all is an
+/// error saying what to give.
+pub fn input_paths(given: Vec<String>, config: &Config) -> Result<Vec<String>, String> {
+    let paths = if given.is_empty() {
+        config.inputs.clone()
+    } else {
+        given
+    };
+    if paths.is_empty() {
+        return Err(
+            "no input: name files, directories or - (stdin), or set `inputs` in the config".into(),
+        );
+    }
+    Ok(paths)
+}

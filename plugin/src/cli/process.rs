@@ -40,16 +40,7 @@ pub fn run(args: ProcessArgs) -> Result<ExitCode, String> {
     let resolved = args.common.resolve(&args.aggregation)?;
     let config = &resolved.config;
     let progress = args.progress.or(config.progress).unwrap_or_default();
-    let paths = if args.paths.is_empty() {
-        config.inputs.clone()
-    } else {
-        args.paths
-    };
-    if paths.is_empty() {
-        return Err(
-            "no input: name files, directories or - (stdin), or set `inputs` in the config".into(),
-        );
-    }
+    let paths = super::input_paths(args.paths, config)?;
 
     let mut pipeline = resolved.pipeline(Open::Create)?;
     let config = &resolved.config;

@@ -2,15 +2,15 @@
 //! HTML page instead of events. The report model is a tap on the same pipeline, whose
 //! event output goes nowhere.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use nsgflow::aggregate::FlushReason;
-use nsgflow::checkpoint::{run_inputs, InputRun, RunHooks};
-use nsgflow::engine::{EventHandler, InputOutcome};
+use nsgflow::checkpoint::{process_stdin_whole, run_inputs, InputRun, RunHooks};
+use nsgflow::engine::EventHandler;
 use nsgflow::event::FlowEvent;
 use nsgflow::output::DeadLetterWriter;
 use nsgflow::pipeline::{Pipeline, Tap};
@@ -82,16 +82,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
             ));
         }
     }
-    let paths = if args.paths.is_empty() {
-        config.inputs.clone()
-    } else {
-        args.paths.clone()
-    };
-    if paths.is_empty() {
-        return Err(
-            "no input: name files, directories or - (stdin), or set `inputs` in the config".into(),
-        );
-    }
+    let paths = super::input_paths(args.paths.clone(), &config)?;
     // No event output: every event goes to the model; rejections are only counted.
     let mut pipeline = config.pipeline(io::sink(), DeadLetterWriter::new(None))?;
     let model = Arc::new(Mutex::new(ReportModel::new(rc)));
@@ -177,25 +168,7 @@ impl<W: Write> RunHooks<W> for Hooks {
     }
 
     fn stdin(&mut self, pipeline: &mut Pipeline<W>) -> InputRun {
-        let mut buf = Vec::new();
-        if let Err(e) = io::stdin().lock().read_to_end(&mut buf) {
-            pipeline.engine.stats.input_failed();
-            return InputRun::Failed(format!("-: cannot read: {e}"));
-        }
-        match nsgflow::input::as_text(&buf) {
-            Ok(text) => match pipeline.process("-", text) {
-                InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
-                InputOutcome::Read { incomplete } => InputRun::Read {
-                    pending: 0,
-                    incomplete,
-                    restarted: false,
-                },
-            },
-            Err(why) => {
-                pipeline.engine.stats.input_failed();
-                InputRun::NotFlowLog(why)
-            }
-        }
+        process_stdin_whole(pipeline)
     }
 }
 
