@@ -52,6 +52,7 @@ build_assets() {
     "$bin" completions zsh >"$ASSETS/completions/_nsgflow"
     "$bin" completions fish >"$ASSETS/completions/nsgflow.fish"
     "$bin" man --dir "$ASSETS/man"
+    gzip -9n "$ASSETS"/man/*.1
     cargo about generate --locked --fail \
         -c deploy/licenses/about.toml -m plugin/Cargo.toml \
         -o "$ASSETS/THIRD-PARTY-LICENSES.html" deploy/licenses/about.hbs
@@ -63,7 +64,7 @@ build_deb() {
     # The Fluent Bit WASM modules (/usr/share/nsgflow/wasm), as the tests build them.
     rustup target add wasm32-wasip1 >/dev/null
     cargo build --locked -p nsgflow-wasm --target wasm32-wasip1 --profile wasm --target-dir target/wasm-harness
-    cargo deb -p nsgflow --no-build --target "$TARGET" --output "$OUT/"
+    cargo deb -p nsgflow --no-build --strip --target "$TARGET" --output "$OUT/"
     ls -l "$OUT"/*.deb
 }
 
