@@ -173,6 +173,18 @@ check_image() {
     wait "$reader"
     cmp "$WORK/native.ndjson" "$WORK/piped.ndjson" || fail "the events through the named pipe differ"
     ok "image: the same events through a named pipe on a shared volume (the Kubernetes sidecar hand-over)"
+    # Checkpoints on a volume (podman copies the image's /var/lib/nsgflow, owned by 65532,
+    # into a new one): a second container resumes where the first stopped.
+    local vol=nsgflow-check-$$
+    podman volume rm -f "$vol" >/dev/null 2>&1 || true
+    podman_run -v "$PWD/$FIXTURES:/data:ro" -v "$vol:/var/lib/nsgflow" "$IMAGE" \
+        process /data/azure-layout --checkpoint /var/lib/nsgflow/checkpoints/local.json --quiet >"$WORK/vol1.ndjson"
+    podman_run -v "$PWD/$FIXTURES:/data:ro" -v "$vol:/var/lib/nsgflow" "$IMAGE" \
+        process /data/azure-layout --checkpoint /var/lib/nsgflow/checkpoints/local.json --quiet >"$WORK/vol2.ndjson"
+    podman volume rm -f "$vol" >/dev/null
+    [ -s "$WORK/vol1.ndjson" ] && [ ! -s "$WORK/vol2.ndjson" ] ||
+        fail "checkpoints on a volume: first run $(wc -l <"$WORK/vol1.ndjson") events, second $(wc -l <"$WORK/vol2.ndjson") (want some, then none)"
+    ok "image: as uid 65532, checkpoints on a volume: $(wc -l <"$WORK/vol1.ndjson") events, then 0 from a new container"
     local ctr mnt
     ctr=$(buildah from "$IMAGE")
     mnt=$(buildah mount "$ctr")
