@@ -3,14 +3,15 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod cli;
 
 #[derive(Parser)]
 #[command(
     name = "nsgflow",
-    version,
+    // The version and the commit it was built from (build.rs), e.g. `0.1.0 (commit 3072372c1a2b)`.
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("NSGFLOW_COMMIT"), ")"),
     about = "Azure NSG and VNet flow logs to one labelled event per flow, for any SIEM"
 )]
 struct Cli {
@@ -28,6 +29,12 @@ enum Command {
     Harden(cli::harden::HardenArgs),
     /// One self-contained HTML dashboard (Traffic Analytics' views) from flow logs.
     Report(cli::report::ReportArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(hide = true)]
+    Completions(cli::generate::CompletionsArgs),
+    /// Print the man page, or write one per command with --dir.
+    #[command(hide = true)]
+    Man(cli::generate::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +43,8 @@ fn main() -> ExitCode {
         Command::Tail(args) => cli::tail::run(args),
         Command::Harden(args) => cli::harden::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Completions(args) => cli::generate::completions(args, Cli::command()),
+        Command::Man(args) => cli::generate::man(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

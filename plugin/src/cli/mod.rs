@@ -1,6 +1,7 @@
 //! The commands, and what they share: the common flags and their one resolver over the
 //! config, opening outputs, signals and stdin.
 
+pub mod generate;
 pub mod harden;
 pub mod process;
 pub mod report;
