@@ -390,3 +390,65 @@ fn picture(path: &Path) -> (usize, f64) {
     let most = counts.values().copied().max().unwrap_or(0);
     (counts.len(), most as f64 / total.max(1) as f64)
 }
+
+/// Detection from the config's `detect:` section, tuned as there; `--alerts` writes the
+/// alerts as NDJSON beside the page; `--detect-state` is saved only once the page is written,
+/// and a report over input the state has seen raises nothing again.
+#[test]
+fn detect_from_the_config_alerts_file_and_state() {
+    let attack = "tests/fixtures/report/attack.json";
+    let config = tmp("detect.yaml");
+    // port_scan needs 30 ports now: the fixture's 20 no longer make one.
+    std::fs::write(
+        &config,
+        "detect:\n  enabled: true\n  port_scan: {ports: 30}\n",
+    )
+    .unwrap();
+    let (page, alerts, state) = (tmp("detect.html"), tmp("alerts.ndjson"), tmp("state.json"));
+    let _ = std::fs::remove_file(&state);
+    let args = |page: &Path| {
+        vec![
+            "report".to_string(),
+            attack.into(),
+            "--config".into(),
+            config.display().to_string(),
+            "--output".into(),
+            page.display().to_string(),
+            "--alerts".into(),
+            alerts.display().to_string(),
+            "--detect-state".into(),
+            state.display().to_string(),
+        ]
+    };
+    let run = |v: Vec<String>| nsgflow(&v.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // The page cannot be written: an error, and the state is not saved.
+    let out = run(args(Path::new("/nonexistent-dir/report.html")));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("/nonexistent-dir/report.html"));
+    assert!(
+        !state.exists(),
+        "the state was saved though the page was not written"
+    );
+
+    let out = run(args(&page));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<span>sweep</span><b data-v=\"1\">1</b>"));
+    assert!(html.contains("<span>port_scan</span><b data-v=\"0\">0</b>"));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&alerts)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["detector"], "sweep");
+    assert_eq!(lines[0]["src_ip"], "193.32.162.10");
+    assert!(state.exists());
+
+    // Again with the state: the sweep was raised already.
+    let out = run(args(&page));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<span>sweep</span><b data-v=\"0\">0</b>"));
+}

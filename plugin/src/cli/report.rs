@@ -100,7 +100,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     run_inputs(&mut pipeline, None, &inputs, &mut hooks);
     pipeline.finish(FlushReason::EndOfInput);
     let failed = hooks.failed;
-    let page = {
+    let (page, flows) = {
         let model = model.lock();
         let summary = Summary::new(&model, &pipeline.engine.stats);
         let page = html::render(
@@ -113,7 +113,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
         );
         (page, summary.totals.total.flows)
     };
-    write_atomically(&args.output, page.0.as_bytes())?;
+    write_atomically(&args.output, page.as_bytes())?;
     // The page is written: only now may the alerts file be flushed and the detection
     // state (`--detect-state`) move past the alerts it shows.
     pipeline.flush().map_err(|e| e.to_string())?;
@@ -122,8 +122,8 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
         eprintln!(
             "{}; report: {} flows, {} written to {} in {:.2} s",
             stats.summary(started.elapsed()),
-            page.1,
-            html::bytes(page.0.len() as u64),
+            flows,
+            html::bytes(page.len() as u64),
             args.output,
             started.elapsed().as_secs_f64()
         );
