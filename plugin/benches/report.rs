@@ -5,7 +5,8 @@
 //! The generated blobs are the worst case for memory: every public peer is a random
 //! address, so almost every inbound or outbound tuple brings new hosts and pairs.
 //!
-//! Run: `taskset -c 1 cargo bench -p nsgflow --bench report`
+//! Run: `taskset -c 1 cargo bench -p nsgflow --bench report` (with
+//! `NSGFLOW_REPORT_BLOBS=DIR` it also writes its 10-million-tuple input to DIR).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -32,25 +33,44 @@ fn run(blobs: &[String], config: ReportConfig) -> (ReportModel, Engine) {
     (model, engine)
 }
 
+/// Blob `i` of the scaling runs: 200,000 tuples with their own random peers, moved on by
+/// i x 10,000 s (the timestamps' `177244` prefix, seconds and milliseconds alike), so 50
+/// blobs span about six days of hour-aligned buckets.
+fn scaling_blob(i: usize) -> String {
+    data::blob(TUPLES, 100 + i as u64).replace("177244", &format!("1772{}", 44 + i))
+}
+
 fn bench(c: &mut Criterion) {
     let blob = data::blob(TUPLES, 11);
 
-    // Scaling: 1, 2.4 and 5 million tuples (blobs of 200,000, each with other random peers),
-    // once each, with the default cap and with a cap of 20,000 keys.
-    // Blob i is moved on by i x 10,000 s (the timestamps' `177244` prefix, seconds and
-    // milliseconds alike), so 25 blobs span about three days of hour-aligned buckets.
-    let blobs: Vec<String> = (0..25)
-        .map(|i| data::blob(TUPLES, 100 + i).replace("177244", &format!("1772{}", 44 + i)))
-        .collect();
-    for n in [5usize, 12, 25] {
+    // Scaling: 1, 5 and 10 million tuples (blobs of 200,000, made one at a time so the
+    // input is never all in memory), once each, with the default cap and with a cap of
+    // 20,000 keys. `NSGFLOW_REPORT_BLOBS=DIR` also writes the 50 blobs there, for timing
+    // `nsgflow report DIR` on the same 10 million tuples (README: Report, Scale).
+    if let Some(dir) = std::env::var_os("NSGFLOW_REPORT_BLOBS") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("NSGFLOW_REPORT_BLOBS: a directory");
+        for i in 0..50 {
+            std::fs::write(dir.join(format!("blob-{i:02}.json")), scaling_blob(i))
+                .expect("write a blob");
+        }
+    }
+    for n in [5usize, 25, 50] {
         for cap in [200_000usize, 20_000] {
             let config = ReportConfig {
                 max_keys: cap,
                 ..ReportConfig::default()
             };
-            let t = Instant::now();
-            let (model, engine) = run(&blobs[..n], config);
-            let read = t.elapsed().as_secs_f64();
+            let mut engine = Engine::default();
+            let mut model = ReportModel::new(config);
+            let mut dead = DeadLetterWriter::new(None);
+            let mut read = 0.0;
+            for i in 0..n {
+                let b = scaling_blob(i);
+                let t = Instant::now();
+                engine.process(&format!("blob-{i}"), &b, &mut model, &mut dead);
+                read += t.elapsed().as_secs_f64();
+            }
             let t = Instant::now();
             let summary = Summary::new(&model, &engine.stats);
             let page = nsgflow::report::html::render(&summary, &Default::default());
@@ -77,7 +97,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("blob_to_model_200k", |b| {
         b.iter(|| {
             let (model, _) = run(std::slice::from_ref(&blob), ReportConfig::default());
-            black_box(model.total.flows)
+            black_box(model.totals.total.flows)
         })
     });
     // The same path with a handler that does nothing: what the model itself costs.

@@ -19,7 +19,10 @@
 //! a checkpoint moves past the input it saw: write out what it owes then) and about
 //! [`Pipeline::finish`] (end of input or a signal). Taps must not allocate per event (the
 //! hot path's rule, `tests/alloc.rs`). A stage that replaces the per-event output (as
-//! aggregation does) is an [`Output`] variant instead.
+//! aggregation does) is an [`Output`] variant instead; a front end that wants only its
+//! taps (`report`, `harden`) uses [`Output::Discard`], so no event is encoded at all.
+//! Taps also see every alert the detection stage raises ([`Tap::alert`]), before it is
+//! encoded.
 //!
 //! # Detection
 //!
@@ -60,7 +63,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use crate::aggregate::{Aggregation, FlushReason};
-use crate::detect::Detection;
+use crate::detect::{Alert, Detection};
 use crate::encode::Encode;
 use crate::engine::{Engine, EventHandler, InputOutcome};
 use crate::event::FlowEvent;
@@ -71,6 +74,9 @@ use crate::record::WalkSummary;
 pub trait Tap: Send {
     /// One enriched event (called on the hot path: no allocation per event).
     fn event(&mut self, event: &FlowEvent<'_>);
+    /// One alert of the detection stage, enriched, as it is written out (not on the hot
+    /// path: alerts are few).
+    fn alert(&mut self, _alert: &Alert) {}
     /// The output is about to be flushed and a checkpoint may follow.
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -79,12 +85,16 @@ pub trait Tap: Send {
     fn finish(&mut self, _reason: FlushReason) {}
 }
 
-/// What becomes of each event: one line each, or aggregates.
+/// What becomes of each event: one line each, aggregates, or nothing.
 pub enum Output {
     /// One encoded line per event.
     Events,
     /// Events folded into windows; one line per key and window when a window closes.
     Aggregates(Box<Aggregation>),
+    /// No event output: the taps and detection see every event, none is encoded (for
+    /// `report` and `harden`). Alerts still go to the alerts writer when one is set, and
+    /// to the taps.
+    Discard,
 }
 
 /// Why [`Pipeline::flush`] failed.
@@ -168,6 +178,7 @@ impl<W: Write> EventHandler for Stages<'_, W> {
                 event,
                 &mut crate::engine::aggregate_line(&mut *self.encoder, &mut *self.writer),
             ),
+            Output::Discard => {}
         }
     }
 }
@@ -221,7 +232,8 @@ impl<W: Write> Pipeline<W> {
         self.detection.as_ref().map(|d| &d.detection)
     }
 
-    /// Encodes the alerts raised so far, to the alerts writer or the event writer.
+    /// Shows the alerts raised so far to the taps, then encodes them to the alerts writer
+    /// or the event writer (not with [`Output::Discard`] and no alerts writer).
     fn write_alerts(&mut self) {
         let Some(d) = self.detection.as_mut() else {
             return;
@@ -229,10 +241,21 @@ impl<W: Write> Pipeline<W> {
         if d.detection.pending().is_empty() {
             return;
         }
-        match d.alerts.as_mut() {
-            Some((_, w)) => write_alerts(&mut d.detection, self.encoder.as_mut(), w),
-            None => write_alerts(&mut d.detection, self.encoder.as_mut(), &mut self.writer),
+        let alerts = d.detection.take_alerts();
+        for t in self.taps.iter_mut() {
+            alerts.iter().for_each(|a| t.alert(a));
         }
+        match d.alerts.as_mut() {
+            Some((_, w)) => encode_alerts(&alerts, self.encoder.as_mut(), w),
+            None if matches!(self.output, Output::Discard) => {}
+            None => encode_alerts(&alerts, self.encoder.as_mut(), &mut self.writer),
+        }
+    }
+
+    /// No event output from here on ([`Output::Discard`]): for front ends that want only
+    /// their taps and alerts. (Aggregation, if the config turned it on, is dropped.)
+    pub fn discard_events(&mut self) {
+        self.output = Output::Discard;
     }
 
     /// True when events are aggregated.
@@ -291,7 +314,7 @@ impl<W: Write> Pipeline<W> {
     pub fn hold_mark(&self) -> u64 {
         match &self.output {
             Output::Aggregates(agg) => agg.aggregator.windows_opened(),
-            Output::Events => 0,
+            Output::Events | Output::Discard => 0,
         }
     }
 
@@ -303,7 +326,7 @@ impl<W: Write> Pipeline<W> {
                 .aggregator
                 .oldest_open_window()
                 .is_none_or(|oldest| oldest >= mark),
-            Output::Events => true,
+            Output::Events | Output::Discard => true,
         }
     }
 
@@ -391,8 +414,17 @@ pub fn write_alerts<W: Write>(
     encoder: &mut dyn Encode,
     writer: &mut EventWriter<W>,
 ) {
-    for a in detection.take_alerts() {
-        encoder.encode_alert(&a, writer.buffer());
+    encode_alerts(&detection.take_alerts(), encoder, writer);
+}
+
+/// Encodes `alerts`, one line each, into `writer`.
+fn encode_alerts<W: Write>(
+    alerts: &[Alert],
+    encoder: &mut dyn Encode,
+    writer: &mut EventWriter<W>,
+) {
+    for a in alerts {
+        encoder.encode_alert(a, writer.buffer());
         writer.end_line();
     }
 }

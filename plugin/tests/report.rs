@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use nsgflow::config::Config;
-use nsgflow::engine::Engine;
 use nsgflow::output::DeadLetterWriter;
 use nsgflow::report::html::{bytes, num};
-use nsgflow::report::{ReportConfig, ReportModel, Summary};
+use nsgflow::report::{ReportConfig, ReportTap, Summary};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -35,24 +34,29 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// The README's report command: the Azure blob layout fixture, the hand-counted report
-/// fixture and the other good fixtures, with the enrichment fixtures (feeds, topology,
-/// service tags).
-const INPUTS: [&str; 5] = [
+/// The README's report command: the Azure blob layout fixture, the other good fixtures,
+/// the hand-counted report fixture and the attack fixture (a port scan and a sweep), in
+/// time order, with the enrichment fixtures (feeds, topology, service tags) and detection.
+const INPUTS: [&str; 6] = [
     "tests/fixtures/azure-layout",
-    "tests/fixtures/report/hand-counted.json",
     "tests/fixtures/nsg-v2-blob.json",
     "tests/fixtures/vnet-blob.json",
     "tests/fixtures/nsg-v1-blob.json",
+    "tests/fixtures/report/hand-counted.json",
+    "tests/fixtures/report/attack.json",
 ];
 const CONFIG: &str = "tests/fixtures/enrichment/enrichment.yaml";
 
-/// The numbers the page must show, from the library's own model over the same inputs.
+/// The numbers the page must show, from the library's own model over the same inputs,
+/// on a pipeline with detection as `report --detect` builds it.
 fn expected() -> Summary {
-    let config = Config::load(&repo().join(CONFIG)).unwrap();
-    let mut engine = Engine::new(config.enricher().unwrap());
-    let mut model = ReportModel::new(ReportConfig::default());
-    let mut dead = DeadLetterWriter::new(None);
+    let mut config = Config::load(&repo().join(CONFIG)).unwrap();
+    config.detect.enabled = true;
+    let mut p = config
+        .pipeline(std::io::sink(), DeadLetterWriter::new(None))
+        .unwrap();
+    p.discard_events();
+    let model = ReportTap::attach(&mut p, ReportConfig::default());
     let (inputs, errors) = nsgflow::input::expand(
         &INPUTS
             .iter()
@@ -61,19 +65,21 @@ fn expected() -> Summary {
     );
     assert!(errors.is_empty());
     for i in inputs {
-        if let nsgflow::input::Input::File(p) = i {
-            let t = std::fs::read_to_string(&p).unwrap();
-            engine.process(&p.display().to_string(), &t, &mut model, &mut dead);
+        if let nsgflow::input::Input::File(f) = i {
+            let t = std::fs::read_to_string(&f).unwrap();
+            p.process(&f.display().to_string(), &t);
         }
     }
-    Summary::new(&model, &engine.stats)
+    p.finish(nsgflow::aggregate::FlushReason::EndOfInput);
+    let s = Summary::new(&model.lock(), &p.engine.stats);
+    s
 }
 
 fn render_report(out: &Path) -> Output {
     let mut args: Vec<&str> = vec!["report"];
     args.extend(INPUTS);
     let out_s = out.display().to_string();
-    args.extend(["--config", CONFIG, "--output", &out_s]);
+    args.extend(["--config", CONFIG, "--detect", "--output", &out_s]);
     nsgflow(&args)
 }
 
@@ -106,7 +112,15 @@ fn report_command_writes_one_self_contained_page() {
     ] {
         assert!(page.contains(&format!("id=\"{id}\"")), "view {id} missing");
     }
-    assert!(page.contains(&num(s.total.flows)));
+    assert!(page.contains(&num(s.totals.total.flows)));
+    // The alerts of the attack fixture, with their counts in the overview.
+    let alerts = s.alerts.as_ref().expect("--detect");
+    assert_eq!(alerts.total, 2, "{:?}", alerts.rows);
+    assert!(page.contains("<span>port_scan</span><b data-v=\"1\">1</b>"));
+    assert!(
+        stderr.contains("2 alerts (") && stderr.contains("port_scan: 1"),
+        "{stderr}"
+    );
     // Nothing is fetched: no external URL, script or stylesheet.
     for needle in ["http://", "https://", " src=\"", "<link", "@import", "url("] {
         assert!(!page.contains(needle), "{needle} in the page");
@@ -279,9 +293,9 @@ fn browser_renders_the_report_without_errors() {
     // Key numbers, as the model has them.
     let top = &s.talkers[0];
     for needle in [
-        num(s.total.flows),
-        num(s.total.denied),
-        bytes(s.bytes_in),
+        num(s.totals.total.flows),
+        num(s.totals.total.denied),
+        bytes(s.totals.bytes_in),
         top.key.ip.to_string(),
         bytes(top.tally.bytes),
         s.denied_rules[0].key.1.clone(),
@@ -293,6 +307,45 @@ fn browser_renders_the_report_without_errors() {
             dom.contains(&needle),
             "{needle} is not in the rendered page"
         );
+    }
+    // The alerts view: a row per alert with its numbers, the counts by detector in the
+    // overview and in the view, all in the DOM on load.
+    let alerts = s.alerts.as_ref().expect("--detect");
+    assert!(!alerts.rows.is_empty());
+    assert!(dom.contains("id=\"alerts-t\""));
+    for (detector, n) in &alerts.by_detector {
+        let counter = format!("<span>{detector}</span><b data-v=\"{n}\">{n}</b>");
+        assert!(
+            dom.contains(&counter),
+            "{counter} is not in the rendered page"
+        );
+        let overview = format!("{detector} <b data-v=\"{n}\">{n}</b>");
+        assert!(dom.contains(&overview), "{overview} is not in the overview");
+    }
+    for r in &alerts.rows {
+        let a = &r.alert;
+        let row = dom
+            .split("<tr ")
+            .find(|row| {
+                row.contains(&format!(">{}</b>", a.detector))
+                    && row.contains("class=\"win\"")
+                    && row.contains(&format!("data-host=\"{}\"", a.subject))
+            })
+            .unwrap_or_else(|| panic!("no row for {} in the rendered alerts", a.detector));
+        for needle in [
+            a.subject.to_string(),
+            a.severity.as_str().to_string(),
+            a.summary.clone(),
+            format!("data-v=\"{}\">{}</td>", a.count, num(a.count)),
+            format!("data-v=\"{}\"", a.observed.unwrap()),
+            format!("data-v=\"{}\"", a.threshold.unwrap()),
+        ] {
+            assert!(
+                row.contains(&needle),
+                "{needle} is not in the {} row: {row}",
+                a.detector
+            );
+        }
     }
 
     let shot = tmp("browser.png");
@@ -336,4 +389,66 @@ fn picture(path: &Path) -> (usize, f64) {
     let total: usize = counts.values().sum();
     let most = counts.values().copied().max().unwrap_or(0);
     (counts.len(), most as f64 / total.max(1) as f64)
+}
+
+/// Detection from the config's `detect:` section, tuned as there; `--alerts` writes the
+/// alerts as NDJSON beside the page; `--detect-state` is saved only once the page is written,
+/// and a report over input the state has seen raises nothing again.
+#[test]
+fn detect_from_the_config_alerts_file_and_state() {
+    let attack = "tests/fixtures/report/attack.json";
+    let config = tmp("detect.yaml");
+    // port_scan needs 30 ports now: the fixture's 20 no longer make one.
+    std::fs::write(
+        &config,
+        "detect:\n  enabled: true\n  port_scan: {ports: 30}\n",
+    )
+    .unwrap();
+    let (page, alerts, state) = (tmp("detect.html"), tmp("alerts.ndjson"), tmp("state.json"));
+    let _ = std::fs::remove_file(&state);
+    let args = |page: &Path| {
+        vec![
+            "report".to_string(),
+            attack.into(),
+            "--config".into(),
+            config.display().to_string(),
+            "--output".into(),
+            page.display().to_string(),
+            "--alerts".into(),
+            alerts.display().to_string(),
+            "--detect-state".into(),
+            state.display().to_string(),
+        ]
+    };
+    let run = |v: Vec<String>| nsgflow(&v.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // The page cannot be written: an error, and the state is not saved.
+    let out = run(args(Path::new("/nonexistent-dir/report.html")));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("/nonexistent-dir/report.html"));
+    assert!(
+        !state.exists(),
+        "the state was saved though the page was not written"
+    );
+
+    let out = run(args(&page));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<span>sweep</span><b data-v=\"1\">1</b>"));
+    assert!(html.contains("<span>port_scan</span><b data-v=\"0\">0</b>"));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&alerts)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["detector"], "sweep");
+    assert_eq!(lines[0]["src_ip"], "193.32.162.10");
+    assert!(state.exists());
+
+    // Again with the state: the sweep was raised already.
+    let out = run(args(&page));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<span>sweep</span><b data-v=\"0\">0</b>"));
 }

@@ -144,7 +144,8 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
     let paths = super::input_paths(args.paths.clone(), &config)?;
 
     // The same pipeline as `process` (engine, enrichment, dead letters), with harden as
-    // a tap; the events themselves are not wanted here.
+    // a tap; the events themselves are not wanted here (`Output::Discard`: none is
+    // encoded, and the writer never sees a byte).
     let dead_letter = args.dead_letter.clone().or(config.dead_letter.clone());
     let dead = DeadLetterWriter::new(
         dead_letter
@@ -155,7 +156,7 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
     let sink: Box<dyn Write + Send> = Box::new(io::sink());
     let mut pipeline = Pipeline::new(
         Engine::new(config.enricher()?),
-        Output::Events,
+        Output::Discard,
         encoder(Format::Flat, &config.encode_options()),
         EventWriter::new(sink),
         dead,

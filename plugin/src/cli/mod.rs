@@ -38,6 +38,15 @@ pub struct CommonArgs {
     /// No summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub detection: DetectArgs,
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+}
+
+/// The detection flags (`process`, `tail`, `report`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct DetectArgs {
     /// Run the detection stage: alerts for port scans, sweeps, deny bursts, outbound
     /// fan-out, malicious flows (with --feeds), new internet exposure and volume anomalies
     /// (README: Detection; tune in the config's `detect:` section).
@@ -51,8 +60,28 @@ pub struct CommonArgs {
     /// between runs; written atomically after the output is flushed. Missing: a fresh start.
     #[arg(long, value_name = "FILE")]
     pub detect_state: Option<PathBuf>,
-    #[command(flatten)]
-    pub enrich: EnrichArgs,
+}
+
+impl DetectArgs {
+    /// Puts the flags given into `config`; `--alerts` and `--detect-state` (or their config
+    /// settings) without detection are an error saying how to turn it on.
+    pub fn apply(&self, config: &mut Config) -> Result<(), String> {
+        if self.detect {
+            config.detect.enabled = true;
+        }
+        if self.alerts.is_some() {
+            config.alerts = self.alerts.clone();
+        }
+        if self.detect_state.is_some() {
+            config.detect_state = self.detect_state.clone();
+        }
+        if (config.alerts.is_some() || config.detect_state.is_some()) && !config.detect.enabled {
+            return Err(
+                "--alerts and --detect-state belong to detection, which is off: add --detect (or `detect: {enabled: true}` in the config)".into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// The enrichment flags every command takes (`process`, `tail`, `report`): feeds,
@@ -168,20 +197,7 @@ impl CommonArgs {
         if let Some(k) = args.key {
             config.aggregate.key = k;
         }
-        if self.detect {
-            config.detect.enabled = true;
-        }
-        if self.alerts.is_some() {
-            config.alerts = self.alerts.clone();
-        }
-        if self.detect_state.is_some() {
-            config.detect_state = self.detect_state.clone();
-        }
-        if (config.alerts.is_some() || config.detect_state.is_some()) && !config.detect.enabled {
-            return Err(
-                "--alerts and --detect-state belong to detection, which is off: add --detect (or `detect: {enabled: true}` in the config)".into(),
-            );
-        }
+        self.detection.apply(&mut config)?;
         let output = self
             .output
             .clone()
@@ -203,11 +219,21 @@ impl Resolved {
                 .transpose()?,
         );
         let mut pipeline = self.config.pipeline(out, dead)?;
-        if let Some(target) = &self.config.alerts {
-            pipeline.set_alerts_writer(target.clone(), open_writer(target, open)?);
-        }
+        open_alerts(&mut pipeline, &self.config, open)?;
         Ok(pipeline)
     }
+}
+
+/// Sends the pipeline's alerts to the config's `alerts` target (`--alerts`), when one is set.
+pub fn open_alerts<W: Write>(
+    pipeline: &mut Pipeline<W>,
+    config: &Config,
+    open: Open,
+) -> Result<(), String> {
+    if let Some(target) = &config.alerts {
+        pipeline.set_alerts_writer(target.clone(), open_writer(target, open)?);
+    }
+    Ok(())
 }
 
 /// Opens `target` (or stdout for `-`), creating its parent folders first.

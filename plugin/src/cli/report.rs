@@ -1,24 +1,22 @@
-//! `nsgflow report`: the same inputs and enrichment as `process`, into one self-contained
-//! HTML page instead of events. The report model is a tap on the same pipeline, whose
-//! event output goes nowhere.
+//! `nsgflow report`: the same inputs, enrichment and detection as `process`, into one
+//! self-contained HTML page instead of events. The report model is a tap on the same
+//! pipeline, with no event output (`Output::Discard`); it also receives the alerts of the
+//! detection stage (`--detect`).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use nsgflow::aggregate::FlushReason;
 use nsgflow::checkpoint::{process_stdin_whole, run_inputs, InputRun, RunHooks};
-use nsgflow::engine::EventHandler;
-use nsgflow::event::FlowEvent;
 use nsgflow::output::DeadLetterWriter;
-use nsgflow::pipeline::{Pipeline, Tap};
+use nsgflow::pipeline::Pipeline;
 use nsgflow::report::html::{self, PageInfo};
-use nsgflow::report::{ReportModel, Summary};
+use nsgflow::report::{ReportTap, Summary};
 use nsgflow::time::parse_utc_ms;
 
-use super::EnrichArgs;
+use super::{DetectArgs, EnrichArgs, Open};
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -46,6 +44,8 @@ pub struct ReportArgs {
     #[arg(long, short)]
     quiet: bool,
     #[command(flatten)]
+    detection: DetectArgs,
+    #[command(flatten)]
     enrich: EnrichArgs,
 }
 
@@ -54,6 +54,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     let mut config = super::load_config(args.config.as_deref(), &args.enrich)?;
     // The report reads every tuple itself: aggregation settings do not apply.
     config.aggregate.enabled = false;
+    args.detection.apply(&mut config)?;
     let mut rc = config.report.clone();
     if let Some(n) = args.top {
         if n == 0 {
@@ -83,10 +84,12 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
         }
     }
     let paths = super::input_paths(args.paths.clone(), &config)?;
-    // No event output: every event goes to the model; rejections are only counted.
+    // No event output: every event (and alert) goes to the model; rejections are only
+    // counted; alerts also go to `--alerts` when given.
     let mut pipeline = config.pipeline(io::sink(), DeadLetterWriter::new(None))?;
-    let model = Arc::new(Mutex::new(ReportModel::new(rc)));
-    pipeline.add_tap(Box::new(ModelTap(Arc::clone(&model))));
+    pipeline.discard_events();
+    super::open_alerts(&mut pipeline, &config, Open::Create)?;
+    let model = ReportTap::attach(&mut pipeline, rc);
     let (inputs, errors) = nsgflow::input::expand(&paths);
     for e in &errors {
         eprintln!("nsgflow: error: {e}");
@@ -97,26 +100,29 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     run_inputs(&mut pipeline, None, &inputs, &mut hooks);
     pipeline.finish(FlushReason::EndOfInput);
     let failed = hooks.failed;
-    let stats = &pipeline.engine.stats;
-    let model = model.lock().unwrap_or_else(PoisonError::into_inner);
-    let summary = Summary::new(&model, stats);
-    let page = html::render(
-        &summary,
-        &PageInfo {
-            title: args.title.clone().unwrap_or_default(),
-            inputs: paths.clone(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            // Detection (issue 9) fills this once it lands; until then the page says how
-            // it will appear.
-            alerts: None,
-        },
-    );
+    let (page, flows) = {
+        let model = model.lock();
+        let summary = Summary::new(&model, &pipeline.engine.stats);
+        let page = html::render(
+            &summary,
+            &PageInfo {
+                title: args.title.clone().unwrap_or_default(),
+                inputs: paths.clone(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+        );
+        (page, summary.totals.total.flows)
+    };
     write_atomically(&args.output, page.as_bytes())?;
+    // The page is written: only now may the alerts file be flushed and the detection
+    // state (`--detect-state`) move past the alerts it shows.
+    pipeline.flush().map_err(|e| e.to_string())?;
     if !args.quiet {
+        let stats = &pipeline.engine.stats;
         eprintln!(
             "{}; report: {} flows, {} written to {} in {:.2} s",
             stats.summary(started.elapsed()),
-            summary.total.flows,
+            flows,
             html::bytes(page.len() as u64),
             args.output,
             started.elapsed().as_secs_f64()
@@ -127,19 +133,6 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The report model as a pipeline tap; the command keeps the other handle to read the
-/// model once the inputs are read.
-struct ModelTap(Arc<Mutex<ReportModel>>);
-
-impl Tap for ModelTap {
-    fn event(&mut self, event: &FlowEvent<'_>) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .event(event);
-    }
 }
 
 /// The report's side of the run loop: messages, and stdin read whole.

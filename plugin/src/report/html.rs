@@ -5,9 +5,10 @@
 use std::fmt::Write;
 
 use super::model::{Tally, TimeCell};
-use super::summary::{GeoRow, Host, PortRow, Row, Summary, VolumeRow};
+use super::summary::{AlertRow, AlertSummary, GeoRow, Host, PortRow, Row, Summary, VolumeRow};
+use crate::detect::Detector;
 
-/// What the page says about the run (title, inputs named, alerts slot).
+/// What the page says about the run (title, inputs named).
 #[derive(Debug, Clone, Default)]
 pub struct PageInfo {
     pub title: String,
@@ -15,19 +16,6 @@ pub struct PageInfo {
     pub inputs: Vec<String>,
     /// The nsgflow version.
     pub version: String,
-    /// Alerts from the detection stage, when one is configured: `None` shows how to turn
-    /// it on. (Detection is issue 9; it fills this slot once it lands.)
-    pub alerts: Option<Vec<Alert>>,
-}
-
-/// One alert row, as the detection stage reports it.
-#[derive(Debug, Clone, Default)]
-pub struct Alert {
-    pub time_ms: u64,
-    pub severity: String,
-    pub rule: String,
-    pub host: String,
-    pub detail: String,
 }
 
 fn esc(s: &str) -> String {
@@ -98,6 +86,15 @@ fn host_cell(h: &Host) -> String {
     );
     if let Some(n) = &h.name {
         let _ = write!(o, " <span class=\"nm\">{}</span>", esc(n));
+    }
+    if h.alerts > 0 {
+        let _ = write!(
+            o,
+            " <a class=\"alink\" href=\"#alerts\" data-host=\"{ip}\" data-goto=\"alerts\" title=\"show the alerts naming {ip}\">&#9888; {n} alert{s}</a>",
+            ip = esc(&h.ip.to_string()),
+            n = num(h.alerts),
+            s = if h.alerts == 1 { "" } else { "s" }
+        );
     }
     if let Some(s) = &h.site {
         let _ = write!(o, " <span class=\"site\">{}</span>", esc(s));
@@ -276,7 +273,7 @@ fn card(o: &mut String, label: &str, value: &str, sub: &str, class: &str) {
 }
 
 fn overview(o: &mut String, s: &Summary, info: &PageInfo) {
-    let range = match (s.first_ms, s.last_ms) {
+    let range = match (s.totals.first_ms, s.totals.last_ms) {
         (Some(a), Some(b)) => format!("{} &ndash; {}", time(a), time(b)),
         _ => "no flows".into(),
     };
@@ -285,57 +282,67 @@ fn overview(o: &mut String, s: &Summary, info: &PageInfo) {
     card(
         o,
         "Flows",
-        &num(s.total.flows),
-        &format!("{} flow tuples", num(s.total.tuples)),
+        &num(s.totals.total.flows),
+        &format!("{} flow tuples", num(s.totals.total.tuples)),
         "",
     );
-    card(o, "Allowed", &num(s.total.allowed), "flows", "ok");
-    card(o, "Denied", &num(s.total.denied), "flows", "bad");
+    card(o, "Allowed", &num(s.totals.total.allowed), "flows", "ok");
+    card(o, "Denied", &num(s.totals.total.denied), "flows", "bad");
     card(
         o,
         "Bytes into Azure",
-        &bytes(s.bytes_in),
-        &format!("{} bytes", num(s.bytes_in)),
+        &bytes(s.totals.bytes_in),
+        &format!("{} bytes", num(s.totals.bytes_in)),
         "in",
     );
     card(
         o,
         "Bytes out of Azure",
-        &bytes(s.bytes_out),
-        &format!("{} bytes", num(s.bytes_out)),
+        &bytes(s.totals.bytes_out),
+        &format!("{} bytes", num(s.totals.bytes_out)),
         "out",
     );
     card(
         o,
         "Malicious flows",
         &if s.feeds_configured {
-            num(s.malicious_total.flows)
+            num(s.totals.malicious_total.flows)
         } else {
             "&ndash;".into()
         },
         &if s.feeds_configured {
             format!(
                 "{} allowed; a peer is listed by a feed",
-                num(s.malicious_total.allowed)
+                num(s.totals.malicious_total.allowed)
             )
         } else {
             "no feeds configured".into()
         },
-        if s.malicious_total.flows > 0 {
+        if s.totals.malicious_total.flows > 0 {
             "bad"
         } else {
             ""
         },
     );
+    match &s.alerts {
+        None => card(o, "Alerts", "&ndash;", "detection off (--detect)", ""),
+        Some(a) => card(
+            o,
+            "Alerts",
+            &format!("<a href=\"#alerts\">{}</a>", num(a.total)),
+            &format!("from {} detectors", a.by_detector.len()),
+            if a.total > 0 { "bad" } else { "ok" },
+        ),
+    }
     o.push_str("</div><div class=\"two\"><table class=\"matrix\" id=\"matrix\"><thead><tr><th>flows by direction</th><th class=\"r\">allowed</th><th class=\"r\">denied</th></tr></thead><tbody>");
     for (i, dir) in ["inbound", "outbound"].into_iter().enumerate() {
         let _ = write!(
             o,
             "<tr><th>{dir}</th><td class=\"n ok\" data-v=\"{a}\">{}</td><td class=\"n deny\" data-v=\"{d}\">{}</td></tr>",
-            num(s.flows_by_direction[i][0]),
-            num(s.flows_by_direction[i][1]),
-            a = s.flows_by_direction[i][0],
-            d = s.flows_by_direction[i][1]
+            num(s.totals.flows_by_direction[i][0]),
+            num(s.totals.flows_by_direction[i][1]),
+            a = s.totals.flows_by_direction[i][0],
+            d = s.totals.flows_by_direction[i][1]
         );
     }
     o.push_str("</tbody></table><table class=\"kv\"><tbody>");
@@ -367,10 +374,10 @@ fn overview(o: &mut String, s: &Summary, info: &PageInfo) {
         },
     );
     kv("inputs", esc(&info.inputs.join(" ")));
-    if s.outside_range > 0 {
+    if s.totals.outside_range > 0 {
         kv(
             "outside --from/--to",
-            format!("{} tuples left out", num(s.outside_range)),
+            format!("{} tuples left out", num(s.totals.outside_range)),
         );
     }
     kv(
@@ -382,6 +389,24 @@ fn overview(o: &mut String, s: &Summary, info: &PageInfo) {
             if s.geo_configured { "on" } else { "off" }
         ),
     );
+    if let Some(a) = &s.alerts {
+        kv(
+            "alerts by detector",
+            format!(
+                "<span id=\"alert-counts\">{}</span>",
+                a.by_detector
+                    .iter()
+                    .map(|(d, n)| format!(
+                        "<span class=\"det{}\">{} <b data-v=\"{n}\">{}</b></span>",
+                        if *n > 0 { " hot" } else { "" },
+                        esc(d),
+                        num(*n)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        );
+    }
     o.push_str("</tbody></table></div></section>");
 }
 
@@ -817,30 +842,114 @@ fn volume_row(o: &mut String, i: usize, v: &VolumeRow) {
     );
 }
 
-fn alerts(o: &mut String, info: &PageInfo) {
-    section(o, "alerts", "Alerts", "");
-    match &info.alerts {
-        None => o.push_str("<p class=\"off\">No detection configured. When the detection stage is configured, its alerts (scans, brute force, exfiltration, beaconing) are listed here.</p>"),
-        Some(list) => {
-            let _ = write!(o, "<table class=\"t\" id=\"alerts-t\"><thead><tr><th>time</th><th>severity</th><th>detection</th><th>host</th><th>detail</th></tr></thead><tbody>");
-            for a in list {
-                let _ = write!(
-                    o,
-                    "<tr><td>{}</td><td class=\"sev {s}\">{s}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    time(a.time_ms),
-                    esc(&a.rule),
-                    esc(&a.host),
-                    esc(&a.detail),
-                    s = esc(&a.severity)
-                );
-            }
-            if list.is_empty() {
-                empty_row(o, 5, "no alerts");
-            }
-            o.push_str("</tbody></table>");
+/// An alert's measure: bytes for a volume anomaly's observed and baseline, else a count
+/// (or a ratio, given as such); `-` where it does not apply.
+fn measure(v: Option<f64>, as_bytes: bool) -> String {
+    match v {
+        None => "<td class=\"n na\">&ndash;</td>".into(),
+        Some(x) if as_bytes => bytes_cell(x.round() as u64),
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => num_cell(x as u64),
+        Some(x) => format!("<td class=\"n\" data-v=\"{x}\">{x:.2}</td>"),
+    }
+}
+
+fn alert_row(o: &mut String, i: usize, r: &AlertRow) {
+    let a = &r.alert;
+    let volume = a.detector == Detector::VolumeAnomaly;
+    let mut hosts = vec![a.subject.to_string()];
+    for ip in [a.src_ip, a.dst_ip].into_iter().flatten() {
+        if ip != a.subject {
+            hosts.push(ip.to_string());
         }
     }
-    o.push_str("</section>");
+    let (start, end) = (time(a.window_start_ms), time(a.window_end_ms));
+    let window = if start.get(..10) == end.get(..10) {
+        format!("{start} &ndash; {}", hhmm(a.window_end_ms))
+    } else {
+        format!("{start} &ndash; {end}")
+    };
+    let mut summary = esc(&a.summary);
+    if !a.evidence.is_empty() {
+        let _ = write!(
+            summary,
+            "<span class=\"ev\">evidence: {}</span>",
+            esc(&a.evidence.join(", "))
+        );
+    }
+    let _ = write!(
+        o,
+        "<tr data-hosts=\"{}\"><td class=\"rk\">{}</td><td><b>{}</b></td><td class=\"sev {sev}\">{sev}</td><td>{}</td><td class=\"win\">{window}</td><td>{summary}</td>{}{}{}{}{}</tr>",
+        hosts.join(" "),
+        i + 1,
+        esc(a.detector.as_str()),
+        host_cell(&r.subject),
+        measure(a.observed, volume),
+        match a.threshold {
+            Some(t) if volume => format!("<td class=\"n\" data-v=\"{t}\">{t:.1}&times;</td>"),
+            t => measure(t, false),
+        },
+        measure(a.baseline, volume),
+        match a.ratio {
+            Some(x) => format!("<td class=\"n ratio hot\" data-v=\"{x}\">{x:.1}&times;</td>"),
+            None => "<td class=\"n na\">&ndash;</td>".into(),
+        },
+        num_cell(a.count),
+        sev = a.severity.as_str(),
+    );
+}
+
+fn alerts(o: &mut String, s: &Summary) {
+    let Some(a) = &s.alerts else {
+        section(o, "alerts", "Alerts", "");
+        o.push_str("<p class=\"off\">No detection: add <code>--detect</code> (or <code>detect: {enabled: true}</code> in the config) for alerts on port scans, sweeps, deny bursts, outbound fan-out, new internet exposure, volume anomalies and, with <code>--feeds</code>, malicious flows; see the README, &ldquo;Detection&rdquo;.</p></section>");
+        return;
+    };
+    section(
+        o,
+        "alerts",
+        "Alerts",
+        &format!(
+            "What the detection stage raised over this input: one alert per detector, subject and window. Most severe first; {} of {} listed.{}",
+            num(a.rows.len() as u64),
+            num(a.total),
+            if a.outside_range > 0 {
+                format!(" {} more fell outside --from/--to.", num(a.outside_range))
+            } else {
+                String::new()
+            },
+        ),
+    );
+    if a.late > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"off\" id=\"alerts-late\">{} tuples came after their detection window had closed (more than <code>allowed_lateness</code> behind newer ones) and were not counted by detection: name the inputs in time order (a directory in the Azure layout is read hour by hour).</p>",
+            num(a.late)
+        );
+    }
+    alert_counts(o, a);
+    let _ = write!(o, "<table class=\"t\" id=\"alerts-t\"><thead><tr><th>#</th><th>detector</th><th>severity</th><th>subject</th><th>window (UTC)</th><th>summary</th><th>observed</th><th>threshold</th><th>baseline</th><th>ratio</th><th>count</th></tr></thead><tbody>");
+    for (i, r) in a.rows.iter().enumerate() {
+        alert_row(o, i, r);
+    }
+    if a.rows.is_empty() {
+        empty_row(o, 11, "no alerts: nothing crossed a threshold");
+    }
+    o.push_str("</tbody></table></section>");
+}
+
+/// The alerts per detector, as a row of small counters.
+fn alert_counts(o: &mut String, a: &AlertSummary) {
+    o.push_str("<div class=\"dets\">");
+    for (d, n) in &a.by_detector {
+        let _ = write!(
+            o,
+            "<div class=\"det{}\"><span>{}</span><b data-v=\"{n}\">{}</b></div>",
+            if *n > 0 { " hot" } else { "" },
+            esc(d),
+            num(*n)
+        );
+    }
+    o.push_str("</div>");
 }
 
 const CSS: &str = r#"
@@ -907,6 +1016,17 @@ tr.grp td{border-top:2px solid var(--line)}
 .heat td.cells i{flex:1;height:16px;border-radius:2px;display:block}
 .heat i.ha{background:var(--ha)}.heat i.hd{background:var(--hd)}
 tr.empty td{color:var(--mute);font-style:italic}
+.alink{color:var(--bad);font-size:12px;text-decoration:none;white-space:nowrap;font-weight:600}
+.sev{font-weight:650;text-transform:uppercase;font-size:12px}.sev.high{color:var(--bad)}.sev.medium{color:var(--out)}.sev.low{color:var(--mute)}
+.dets{display:flex;flex-wrap:wrap;gap:8px;margin:4px 0 12px}
+.dets .det{border:1px solid var(--line);border-radius:8px;padding:4px 10px;display:flex;gap:8px;align-items:baseline}
+.dets .det span{font-family:ui-monospace,monospace;font-size:12.5px;color:var(--mute)}.dets .det b{font-size:18px}
+.det.hot b{color:var(--bad)}
+#alert-counts .det{margin-right:10px;font-family:ui-monospace,monospace;font-size:12.5px}
+td.win{white-space:nowrap;font-size:12.5px}
+td.na{color:#b5c0cc}
+.ev{display:block;color:var(--mute);font-size:12px}
+.card .val a{color:inherit;text-decoration:none}
 .hidden{display:none}
 footer{color:var(--mute);font-size:12px;text-align:center;padding:10px}
 .noflows{font-size:18px;color:var(--mute);text-align:center;padding:30px}
@@ -932,8 +1052,9 @@ const JS: &str = r#"
   document.addEventListener('click',function(e){
     var t=e.target;
     if(t&&t.getAttribute&&t.getAttribute('data-host')){
+      e.preventDefault();
       input.value=t.getAttribute('data-host');apply(input.value);
-      document.getElementById('ports').scrollIntoView({behavior:'smooth'});
+      document.getElementById(t.getAttribute('data-goto')||'ports').scrollIntoView({behavior:'smooth'});
     }
   });
   apply('');
@@ -949,7 +1070,7 @@ pub fn render(s: &Summary, info: &PageInfo) -> String {
     } else {
         &info.title
     };
-    let range = match (s.first_ms, s.last_ms) {
+    let range = match (s.totals.first_ms, s.totals.last_ms) {
         (Some(a), Some(b)) => format!("{} &ndash; {}", time(a), time(b)),
         _ => "no flows".into(),
     };
@@ -957,25 +1078,26 @@ pub fn render(s: &Summary, info: &PageInfo) -> String {
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><meta name=\"generator\" content=\"nsgflow {v}\"><title>{t}</title><style>{CSS}</style></head><body>\
 <header><h1>{t}</h1><div class=\"meta\">Azure flow logs, {range} &middot; {} flows &middot; {} &middot; made by nsgflow {v}</div></header>\
-<nav><a href=\"#overview\">Overview</a><a href=\"#time\">Over time</a><a href=\"#talkers\">Talkers</a><a href=\"#ports\">Ports</a><a href=\"#open\">Open ports</a><a href=\"#denied\">Denied</a><a href=\"#rules\">Rules</a><a href=\"#malicious\">Malicious</a><a href=\"#geo\">Geography</a><a href=\"#volume\">Unusual volume</a><a href=\"#alerts\">Alerts</a>\
+<nav><a href=\"#overview\">Overview</a><a href=\"#alerts\">Alerts</a><a href=\"#time\">Over time</a><a href=\"#talkers\">Talkers</a><a href=\"#ports\">Ports</a><a href=\"#open\">Open ports</a><a href=\"#denied\">Denied</a><a href=\"#rules\">Rules</a><a href=\"#malicious\">Malicious</a><a href=\"#geo\">Geography</a><a href=\"#volume\">Unusual volume</a>\
 <span class=\"filter\">host <input id=\"hostfilter\" type=\"search\" placeholder=\"filter by address or name\" autocomplete=\"off\"><button id=\"clearfilter\" class=\"hidden\" type=\"button\">show all</button></span></nav><main>",
-        num(s.total.flows),
-        bytes(s.total.bytes),
+        num(s.totals.total.flows),
+        bytes(s.totals.total.bytes),
         v = esc(&info.version),
         t = esc(title),
     );
-    if s.total.tuples == 0 {
+    if s.totals.total.tuples == 0 {
         o.push_str("<section id=\"empty\"><p class=\"noflows\">No flows in the input");
-        if s.outside_range > 0 {
+        if s.totals.outside_range > 0 {
             let _ = write!(
                 o,
                 " between --from and --to ({} tuples outside)",
-                num(s.outside_range)
+                num(s.totals.outside_range)
             );
         }
         o.push_str(".</p></section>");
     }
     overview(&mut o, s, info);
+    alerts(&mut o, s);
     traffic(&mut o, s);
     talkers(&mut o, s);
     ports(&mut o, s);
@@ -984,7 +1106,6 @@ pub fn render(s: &Summary, info: &PageInfo) -> String {
     threats(&mut o, s);
     geography(&mut o, s);
     volume(&mut o, s);
-    alerts(&mut o, info);
     let _ = write!(
         o,
         "</main><footer>Top {} per table. Report model: {} in memory{}. Flows are tuples that start a flow (state B), denied tuples and NSG v1 tuples; bytes count every tuple.</footer><script>{JS}</script></body></html>",

@@ -16,6 +16,7 @@ use hashbrown::HashMap;
 use serde::Deserialize;
 
 use crate::classify::AddressClass;
+use crate::detect::{Alert, Detector};
 use crate::engine::EventHandler;
 use crate::event::{Endpoint, FlowEvent, Origin};
 use crate::labels::{Action, Direction, FlowState};
@@ -321,10 +322,9 @@ struct Facts {
     packets: u64,
 }
 
-/// The model: every table the page shows, filled while reading.
-#[derive(Debug, Clone)]
-pub struct ReportModel {
-    pub config: ReportConfig,
+/// The run's totals, as the Overview shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
     pub total: Tally,
     /// Flows with a side listed by a feed.
     pub malicious_total: Tally,
@@ -337,6 +337,31 @@ pub struct ReportModel {
     pub last_ms: Option<u64>,
     /// Tuples outside `--from` / `--to`.
     pub outside_range: u64,
+}
+
+/// The detection stage's alerts, when it runs (`report --detect`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Alerts {
+    /// The detectors that run.
+    pub detectors: Vec<Detector>,
+    /// Alerts whose window meets `--from` / `--to`, in the order raised (at most
+    /// `max_keys`; past it they are only counted).
+    pub list: Vec<Alert>,
+    /// Those alerts by detector (every one, kept in `list` or not).
+    pub by_detector: BTreeMap<Detector, u64>,
+    /// Alerts past the `max_keys` cap of `list`.
+    pub dropped: u64,
+    /// Alerts whose window lies outside `--from` / `--to`.
+    pub outside_range: u64,
+}
+
+/// The model: every table the page shows, filled while reading.
+#[derive(Debug, Clone)]
+pub struct ReportModel {
+    pub config: ReportConfig,
+    pub totals: Totals,
+    /// `None` when detection does not run.
+    pub alerts: Option<Alerts>,
     pub time: BTreeMap<u32, TimeCell>,
     pub hosts: Capped<IpAddr, Tally>,
     pub pairs: Capped<(IpAddr, IpAddr), Tally>,
@@ -371,14 +396,8 @@ impl ReportModel {
         let cap = config.max_keys.max(1);
         ReportModel {
             config,
-            total: Tally::default(),
-            malicious_total: Tally::default(),
-            flows_by_direction: [[0; 2]; 2],
-            bytes_in: 0,
-            bytes_out: 0,
-            first_ms: None,
-            last_ms: None,
-            outside_range: 0,
+            totals: Totals::default(),
+            alerts: None,
             time: BTreeMap::new(),
             hosts: Capped::new(cap),
             pairs: Capped::new(cap),
@@ -400,6 +419,32 @@ impl ReportModel {
             topology_configured: false,
             geo_configured: false,
             group: None,
+        }
+    }
+
+    /// Detection runs with these detectors: the page gets an alerts view.
+    pub fn detect_with(&mut self, detectors: Vec<Detector>) {
+        self.alerts = Some(Alerts {
+            detectors,
+            ..Alerts::default()
+        });
+    }
+
+    /// One alert of the detection stage: kept when its window meets `--from` / `--to`.
+    pub fn alert(&mut self, a: &Alert) {
+        let cap = self.config.max_keys.max(1);
+        let (from, to) = (self.config.from_ms, self.config.to_ms);
+        let alerts = self.alerts.get_or_insert_with(Alerts::default);
+        if from.is_some_and(|f| a.window_end_ms <= f) || to.is_some_and(|t| a.window_start_ms >= t)
+        {
+            alerts.outside_range += 1;
+            return;
+        }
+        *alerts.by_detector.entry(a.detector).or_default() += 1;
+        if alerts.list.len() < cap {
+            alerts.list.push(a.clone());
+        } else {
+            alerts.dropped += 1;
         }
     }
 
@@ -499,11 +544,11 @@ impl EventHandler for ReportModel {
         let ms = t.timestamp_ms;
         if self.config.from_ms.is_some_and(|f| ms < f) || self.config.to_ms.is_some_and(|x| ms >= x)
         {
-            self.outside_range += 1;
+            self.totals.outside_range += 1;
             return;
         }
-        self.first_ms = Some(self.first_ms.map_or(ms, |f| f.min(ms)));
-        self.last_ms = Some(self.last_ms.map_or(ms, |l| l.max(ms)));
+        self.totals.first_ms = Some(self.totals.first_ms.map_or(ms, |f| f.min(ms)));
+        self.totals.last_ms = Some(self.totals.last_ms.map_or(ms, |l| l.max(ms)));
         self.feeds_configured |= e.malicious.is_some();
         self.topology_configured |= e.flow_type.is_some();
         self.geo_configured |= e.src.country.is_some()
@@ -534,12 +579,12 @@ impl EventHandler for ReportModel {
                 t.bytes_src_to_dst.unwrap_or(0),
             )
         };
-        self.total.add(&f);
+        self.totals.total.add(&f);
         if f.flow {
-            self.flows_by_direction[!inbound as usize][!allowed as usize] += 1;
+            self.totals.flows_by_direction[!inbound as usize][!allowed as usize] += 1;
         }
-        self.bytes_in += b_in;
-        self.bytes_out += b_out;
+        self.totals.bytes_in += b_in;
+        self.totals.bytes_out += b_out;
 
         let bucket = (ms / BASE_BUCKET_MS) as u32;
         let cell = self.time.entry(bucket).or_default();
@@ -625,7 +670,7 @@ impl EventHandler for ReportModel {
         }
         let malicious = e.malicious == Some(true);
         if malicious {
-            self.malicious_total.add(&f);
+            self.totals.malicious_total.add(&f);
         }
         for side in [&e.src, &e.dst] {
             if let Some(l) = side.reputation {

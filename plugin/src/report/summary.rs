@@ -4,7 +4,8 @@
 
 use std::net::IpAddr;
 
-use super::model::{ReportModel, Tally, TimeCell, BASE_BUCKET_MS};
+use super::model::{ReportModel, Tally, TimeCell, Totals, BASE_BUCKET_MS};
+use crate::detect::Alert;
 use crate::stats::Stats;
 
 /// Bucket widths the page may use, in base (5-minute) buckets: 5, 10, 15, 30, 60 minutes,
@@ -13,12 +14,36 @@ const WIDTHS: [u32; 5] = [1, 2, 3, 6, 12];
 /// At most this many buckets in the time charts (the widest bucket, an hour, is used past it).
 const MAX_BUCKETS: u64 = 96;
 
-/// A host as the page names it: the address, and the NIC name and VNet/subnet when known.
+/// A host as the page names it: the address, and the NIC name and VNet/subnet when known,
+/// and how many alerts name it (as subject, source or destination).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
     pub ip: IpAddr,
     pub name: Option<String>,
     pub site: Option<String>,
+    pub alerts: u64,
+}
+
+/// One alert as the page lists it, with its subject named like every other host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    pub alert: Alert,
+    pub subject: Host,
+}
+
+/// The alerts view: counts by detector and the alerts, most severe first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertSummary {
+    /// Every detector that ran, with its alerts (zero included), in detector order.
+    pub by_detector: Vec<(&'static str, u64)>,
+    /// Alerts in the period (the rows below, and those past the cap).
+    pub total: u64,
+    /// At most 10 x `top` rows: severity (high first), then window start, detector, subject.
+    pub rows: Vec<AlertRow>,
+    /// Alerts whose window lies outside `--from` / `--to` (not counted above).
+    pub outside_range: u64,
+    /// Tuples detection could not count: their window had closed (inputs out of time order).
+    pub late: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,14 +111,9 @@ pub struct VolumeRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub top: usize,
-    pub total: Tally,
-    pub malicious_total: Tally,
-    pub flows_by_direction: [[u64; 2]; 2],
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub first_ms: Option<u64>,
-    pub last_ms: Option<u64>,
-    pub outside_range: u64,
+    pub totals: Totals,
+    /// `None` when detection did not run.
+    pub alerts: Option<AlertSummary>,
     pub inputs: u64,
     pub failed_inputs: u64,
     pub incomplete_inputs: u64,
@@ -181,10 +201,22 @@ fn top_rows<K: Copy + Ord, O>(
 impl Summary {
     pub fn new(m: &ReportModel, stats: &Stats) -> Summary {
         let n = m.config.top.max(1);
+        let mut alerts_of: std::collections::HashMap<IpAddr, u64> = Default::default();
+        for a in m.alerts.iter().flat_map(|x| &x.list) {
+            let mut ips = vec![a.subject];
+            ips.extend(a.src_ip);
+            ips.extend(a.dst_ip);
+            ips.sort();
+            ips.dedup();
+            for ip in ips {
+                *alerts_of.entry(ip).or_default() += 1;
+            }
+        }
         let host = |ip: IpAddr| Host {
             ip,
             name: m.names.map.get(&ip).map(|&i| m.strings.get(i).to_string()),
             site: m.sites.map.get(&ip).map(|&i| m.strings.get(i).to_string()),
+            alerts: alerts_of.get(&ip).copied().unwrap_or(0),
         };
 
         // Time buckets.
@@ -402,16 +434,42 @@ impl Summary {
         });
         volume.truncate(n);
 
+        let alerts = m.alerts.as_ref().map(|x| {
+            let mut rows: Vec<&Alert> = x.list.iter().collect();
+            rows.sort_by(|a, b| {
+                b.severity
+                    .cmp(&a.severity)
+                    .then(a.window_start_ms.cmp(&b.window_start_ms))
+                    .then(a.detector.cmp(&b.detector))
+                    .then(a.subject.cmp(&b.subject))
+            });
+            rows.truncate(10 * n);
+            let mut detectors = x.detectors.clone();
+            detectors.extend(x.by_detector.keys());
+            detectors.sort();
+            detectors.dedup();
+            AlertSummary {
+                by_detector: detectors
+                    .into_iter()
+                    .map(|d| (d.as_str(), x.by_detector.get(&d).copied().unwrap_or(0)))
+                    .collect(),
+                total: x.by_detector.values().sum(),
+                rows: rows
+                    .into_iter()
+                    .map(|a| AlertRow {
+                        alert: a.clone(),
+                        subject: host(a.subject),
+                    })
+                    .collect(),
+                outside_range: x.outside_range,
+                late: stats.detection.as_ref().map_or(0, |d| d.late),
+            }
+        });
+
         Summary {
             top: n,
-            total: m.total,
-            malicious_total: m.malicious_total,
-            flows_by_direction: m.flows_by_direction,
-            bytes_in: m.bytes_in,
-            bytes_out: m.bytes_out,
-            first_ms: m.first_ms,
-            last_ms: m.last_ms,
-            outside_range: m.outside_range,
+            totals: m.totals,
+            alerts,
             inputs: stats.inputs,
             failed_inputs: stats.failed_inputs,
             incomplete_inputs: stats.incomplete_inputs,
@@ -450,6 +508,6 @@ impl Summary {
 
     /// Flows in total (allowed + denied, both directions).
     pub fn flows(&self) -> u64 {
-        self.total.flows
+        self.totals.total.flows
     }
 }

@@ -192,6 +192,12 @@ impl BlobWriter {
     /// every record and the tail.
     pub fn minute(&mut self, c: &BlobClient, minute: u64, tuples: u32) {
         let rec = self.record(minute, tuples);
+        self.append(c, rec);
+    }
+
+    /// Appends one record (its JSON text) as Azure does: Put Block, then Put Block List
+    /// with the head, every record and the tail.
+    pub fn append(&mut self, c: &BlobClient, rec: String) {
         let text = if self.records.is_empty() {
             rec
         } else {
