@@ -55,6 +55,8 @@
 //! assert!(text.starts_with(r#"{"timestamp":"2018-11-13T11:59:39.000Z","src_ip":"10.5.16.4""#));
 //! ```
 
+pub mod parallel;
+
 use std::fmt;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -138,6 +140,9 @@ pub struct Pipeline<W: Write> {
     dead: DeadLetterWriter,
     /// [`Pipeline::finish`] ran.
     finished: bool,
+    /// The format and options the encoder was built from, so that workers can build
+    /// their own ([`parallel`]); `None`: this pipeline runs on one thread only.
+    encoding: Option<(crate::encode::Format, crate::encode::EncodeOptions)>,
 }
 
 /// The handler the engine feeds: taps, then aggregation or encoding. Borrowed from a
@@ -190,7 +195,18 @@ impl<W: Write> Pipeline<W> {
             writer,
             dead,
             finished: false,
+            encoding: None,
         }
+    }
+
+    /// Says which format and options the encoder was built from, so that
+    /// [`parallel::run_inputs`] may run workers with encoders of their own.
+    pub fn set_encoding(
+        &mut self,
+        format: crate::encode::Format,
+        options: crate::encode::EncodeOptions,
+    ) {
+        self.encoding = Some((format, options));
     }
 
     /// Adds a stage that sees every enriched event (see the module docs).
