@@ -12,7 +12,7 @@ use nsgflow::config::Config;
 use nsgflow::encode::Format;
 use nsgflow::input::Input;
 use nsgflow::output::DeadLetterWriter;
-use nsgflow::pipeline::parallel::{self, Options};
+use nsgflow::parallel::{self, Options};
 
 struct Counting;
 

@@ -14,7 +14,7 @@ use nsgflow::config::Config;
 use nsgflow::encode::Format;
 use nsgflow::input::{self, Input};
 use nsgflow::output::DeadLetterWriter;
-use nsgflow::pipeline::parallel::{self, Options};
+use nsgflow::parallel::{self, Options};
 use nsgflow::stats::Stats;
 use nsgflow_tests::estate::{Scenario, ScenarioConfig};
 use nsgflow_tests::fixtures_and_samples;

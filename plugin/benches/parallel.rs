@@ -1,7 +1,7 @@
 //! `nsgflow process --threads N` against one thread, through the same run loop the command
-//! uses (`pipeline::parallel::run_inputs`), flat output to a sink:
+//! uses (`parallel::run_inputs`), flat output to a sink:
 //!
-//! - `dir`: a directory of 40 blobs of 2,500 tuples (hour blobs of a small estate);
+//! - `dir`: a directory of 40 blobs of 30,000 tuples (about 2.5 MB each, 100 MB in all);
 //! - `blob`: one blob of about 100 MB, cut into record ranges.
 //!
 //! Each group runs 1 thread and then N threads on the same files in one run, so the ratio
@@ -20,7 +20,7 @@ use nsgflow::checkpoint::{finish_run, InputRun, RunHooks};
 use nsgflow::config::Config;
 use nsgflow::input::Input;
 use nsgflow::output::DeadLetterWriter;
-use nsgflow::pipeline::parallel::{self, available_threads, Options};
+use nsgflow::parallel::{self, available_threads, Options};
 
 mod data {
     include!("support/data.rs");
@@ -72,9 +72,9 @@ fn bench(c: &mut Criterion) {
         .unwrap_or(100);
     let root: PathBuf =
         std::env::temp_dir().join(format!("nsgflow-bench-parallel-{}", std::process::id()));
-    let (dir, dir_bytes) = files(&root.join("dir"), 40, 2_500);
-    // About 170 bytes a tuple in the synthetic blobs.
-    let (blob, blob_bytes) = files(&root.join("blob"), 1, blob_mb * 1_000_000 / 170);
+    let (dir, dir_bytes) = files(&root.join("dir"), 40, 30_000);
+    // About 85 bytes a tuple in the synthetic blobs.
+    let (blob, blob_bytes) = files(&root.join("blob"), 1, blob_mb * 1_000_000 / 85);
     eprintln!(
         "dir: {} blobs, {:.1} MB; blob: {:.1} MB; {threads} threads",
         dir.len(),

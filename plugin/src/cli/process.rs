@@ -12,7 +12,8 @@ use nsgflow::aggregate::FlushReason;
 use nsgflow::checkpoint::{finish_run, Checkpoint, InputRun, RunError, RunHooks};
 use nsgflow::config::ProgressMode;
 use nsgflow::input::{self, Input};
-use nsgflow::pipeline::{parallel, FlushError, Pipeline};
+use nsgflow::parallel;
+use nsgflow::pipeline::{FlushError, Pipeline};
 
 use super::signals::{Signal, Signals};
 use super::{AggregateArgs, CommonArgs, Open};

@@ -38,7 +38,7 @@ pub fn walk_with(
     (w.summary, consumed)
 }
 
-/// Walks one range of a blob's `records` array (see [`super::split`]) in the whole text
+/// Walks one range of a blob's `records` array (see [`super::BlobSplitter`]) in the whole text
 /// `text`, so that offsets, record indexes and rejected text are those of a walk of the
 /// whole blob. `blob_start` is where the blob object starts. A range with an `end` holds
 /// the elements up to it; the last range (no `end`) goes on to the blob's closing `]}`
