@@ -52,6 +52,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -500,6 +501,19 @@ pub enum InputRun {
     Failed(String),
 }
 
+impl From<crate::engine::InputOutcome> for InputRun {
+    fn from(outcome: crate::engine::InputOutcome) -> Self {
+        match outcome {
+            crate::engine::InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
+            crate::engine::InputOutcome::Read { incomplete } => InputRun::Read {
+                pending: 0,
+                incomplete,
+                restarted: false,
+            },
+        }
+    }
+}
+
 /// What a local-files run asks its front end (the CLI or the WASM runner).
 pub trait RunHooks<W: Write> {
     /// Checked before each input: stop the run (a signal, say).
@@ -529,19 +543,63 @@ pub fn process_whole<W: Write>(
     name: &str,
     buf: &[u8],
 ) -> InputRun {
-    use crate::engine::InputOutcome;
+    let (engine, mut h, dead) = pipeline.handler();
+    whole_input(engine, name, buf, &mut h, dead)
+}
+
+/// One whole input already read into `buf`, through `engine` into `handler`.
+pub fn whole_input(
+    engine: &mut Engine,
+    name: &str,
+    buf: &[u8],
+    handler: &mut impl EventHandler,
+    dead: &mut DeadLetterWriter,
+) -> InputRun {
     match crate::input::as_text(buf) {
-        Ok(text) => match pipeline.process(name, text) {
-            InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
-            InputOutcome::Read { incomplete } => InputRun::Read {
-                pending: 0,
-                incomplete,
-                restarted: false,
-            },
-        },
+        Ok(text) => engine.process(name, text, handler, dead).into(),
         Err(why) => {
-            pipeline.engine.stats.input_failed();
+            engine.stats.input_failed();
             InputRun::NotFlowLog(why)
+        }
+    }
+}
+
+/// One file through `engine` into `handler`: what it gained since its mark when there is
+/// a `checkpoint` (the mark moves in memory), else read whole. `buf` is reused.
+pub fn file_input(
+    engine: &mut Engine,
+    checkpoint: Option<&mut Checkpoint>,
+    path: &Path,
+    name: &str,
+    buf: &mut Vec<u8>,
+    handler: &mut impl EventHandler,
+    dead: &mut DeadLetterWriter,
+) -> InputRun {
+    let Some(cp) = checkpoint else {
+        return match crate::input::read_file(path, buf) {
+            Err(e) => {
+                engine.stats.input_failed();
+                InputRun::Failed(format!("{name}: cannot read: {e}"))
+            }
+            Ok(()) => whole_input(engine, name, buf, handler, dead),
+        };
+    };
+    match process_file(engine, cp, path, buf, handler, dead) {
+        Ok(FileRun::Unchanged) => InputRun::Unchanged,
+        Ok(FileRun::Read {
+            not_flow_log: Some(why),
+            ..
+        }) => InputRun::NotFlowLog(why),
+        Ok(FileRun::Read {
+            pending, restarted, ..
+        }) => InputRun::Read {
+            pending,
+            incomplete: false,
+            restarted,
+        },
+        Err(e) => {
+            engine.stats.input_failed();
+            InputRun::Failed(e)
         }
     }
 }
@@ -566,50 +624,46 @@ pub fn run_inputs<W: Write>(
     inputs: &[crate::input::Input],
     hooks: &mut impl RunHooks<W>,
 ) {
-    use crate::input::{self, Input};
+    use crate::input::Input;
     let mut buf = Vec::new();
     for inp in inputs {
-        if pipeline.output_failed() || hooks.stop() {
-            break;
-        }
-        let name = inp.name();
-        hooks.begin(&name);
-        if hooks.defer(pipeline.lines()) {
-            continue;
-        }
-        let run = match (inp, checkpoint.as_deref_mut()) {
-            (Input::Stdin, _) => hooks.stdin(pipeline),
-            (Input::File(path), Some(cp)) => {
+        let name = match admit(pipeline, hooks, inp) {
+            ControlFlow::Break(()) => break,
+            ControlFlow::Continue(None) => continue,
+            ControlFlow::Continue(Some(name)) => name,
+        };
+        let run = match inp {
+            Input::Stdin => hooks.stdin(pipeline),
+            Input::File(path) => {
                 let (engine, mut h, dead) = pipeline.handler();
-                match process_file(engine, cp, path, &mut buf, &mut h, dead) {
-                    Ok(FileRun::Unchanged) => InputRun::Unchanged,
-                    Ok(FileRun::Read {
-                        not_flow_log: Some(why),
-                        ..
-                    }) => InputRun::NotFlowLog(why),
-                    Ok(FileRun::Read {
-                        pending, restarted, ..
-                    }) => InputRun::Read {
-                        pending,
-                        incomplete: false,
-                        restarted,
-                    },
-                    Err(e) => {
-                        engine.stats.input_failed();
-                        InputRun::Failed(e)
-                    }
-                }
+                file_input(
+                    engine,
+                    checkpoint.as_deref_mut(),
+                    path,
+                    &name,
+                    &mut buf,
+                    &mut h,
+                    dead,
+                )
             }
-            (Input::File(path), None) => match input::read_file(path, &mut buf) {
-                Err(e) => {
-                    pipeline.engine.stats.input_failed();
-                    InputRun::Failed(format!("{name}: cannot read: {e}"))
-                }
-                Ok(()) => process_whole(pipeline, &name, &buf),
-            },
         };
         hooks.done(&name, run);
     }
+}
+
+/// The run loop's gate before each input: break when the output closed or `hooks` says
+/// stop; else the input's name, or `None` when `hooks` defers it to the next run.
+pub(crate) fn admit<W: Write>(
+    pipeline: &crate::pipeline::Pipeline<W>,
+    hooks: &mut impl RunHooks<W>,
+    input: &crate::input::Input,
+) -> ControlFlow<(), Option<String>> {
+    if pipeline.output_failed() || hooks.stop() {
+        return ControlFlow::Break(());
+    }
+    let name = input.name();
+    hooks.begin(&name);
+    ControlFlow::Continue((!hooks.defer(pipeline.lines())).then_some(name))
 }
 
 /// Ends a local-files run: open windows are emitted (`reason`), events and dead letters

@@ -252,6 +252,7 @@ impl Config {
         };
         let enc = encoder(self.format.unwrap_or_default(), &self.encode_options());
         let mut p = Pipeline::new(engine, output, enc, EventWriter::new(out), dead);
+        p.set_encoding(self.format.unwrap_or_default(), self.encode_options());
         if let Some(d) = detection {
             p.set_detection(d, self.detect_state.clone());
         }

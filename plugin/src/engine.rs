@@ -172,6 +172,60 @@ impl Engine {
         self.walk(name, text, first_record, partial, handler, dead, None)
     }
 
+    /// Processes one range of a blob's records (see [`record::walk_records`]): a worker's
+    /// share of a large blob in `nsgflow process --threads`. Returns the summary and, when
+    /// a record could not be read, where a whole walk goes on ([`Engine::process_from`]).
+    pub fn process_range(
+        &mut self,
+        name: &str,
+        text: &str,
+        range: &record::RecordRange,
+        blob_start: usize,
+        handler: &mut impl EventHandler,
+        dead: &mut DeadLetterWriter,
+    ) -> (record::WalkSummary, Option<usize>) {
+        let mut resume = None;
+        let (summary, _) = self.walk_by(name, text, handler, dead, None, |sink| {
+            let (summary, r) = record::walk_records(text, range, blob_start, sink);
+            resume = r;
+            (summary, text.len())
+        });
+        (summary, resume)
+    }
+
+    /// Processes `text` from byte `start` on, numbering records from `first_record` (see
+    /// [`record::walk_from`]).
+    pub fn process_from(
+        &mut self,
+        name: &str,
+        text: &str,
+        start: usize,
+        first_record: usize,
+        handler: &mut impl EventHandler,
+        dead: &mut DeadLetterWriter,
+    ) -> record::WalkSummary {
+        self.walk_by(name, text, handler, dead, None, |sink| {
+            (
+                record::walk_from(text, start, first_record, sink),
+                text.len(),
+            )
+        })
+        .0
+    }
+
+    /// Why the input read so far looks like something other than a flow log (the first
+    /// such rejection), taken: a worker hands it to the thread that closes the input.
+    pub fn take_not_flow_log_detail(&mut self) -> Option<String> {
+        self.not_flow_log_detail.take()
+    }
+
+    /// Keeps `detail` as why the current input is not a flow log, unless one is kept.
+    pub fn note_not_flow_log(&mut self, detail: Option<String>) {
+        if self.not_flow_log_detail.is_none() {
+            self.not_flow_log_detail = detail;
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn walk(
         &mut self,
@@ -182,6 +236,21 @@ impl Engine {
         handler: &mut impl EventHandler,
         dead: &mut DeadLetterWriter,
         progress: Option<&mut ProgressFn>,
+    ) -> (record::WalkSummary, usize) {
+        self.walk_by(name, text, handler, dead, progress, |sink| {
+            record::walk_with(text, first_record, partial, sink)
+        })
+    }
+
+    /// Walks with `walk` through a sink that enriches, counts and hands on.
+    fn walk_by<H: EventHandler>(
+        &mut self,
+        name: &str,
+        text: &str,
+        handler: &mut H,
+        dead: &mut DeadLetterWriter,
+        progress: Option<&mut ProgressFn>,
+        walk: impl FnOnce(&mut Sink<'_, H>) -> (record::WalkSummary, usize),
     ) -> (record::WalkSummary, usize) {
         self.enricher.refresh();
         let mut sink = Sink {
@@ -194,7 +263,7 @@ impl Engine {
             progress,
             reported: 0,
         };
-        let (summary, consumed) = record::walk_with(text, first_record, partial, &mut sink);
+        let (summary, consumed) = walk(&mut sink);
         if let Some(p) = sink.progress.as_mut() {
             p((text.len() - sink.reported) as u64);
         }

@@ -17,6 +17,7 @@
 //! | encoding: flat, ECS, Splunk, OCSF | [`encode`] |
 //! | output: event and dead-letter writers, counters | [`output`], [`stats`], [`atomic`] (state files) |
 //! | the stages plumbed together | [`engine`] (records -> events), [`pipeline`] (events -> aggregation or encoding -> output) |
+//! | a local run shared among threads (`nsgflow process --threads`) | [`parallel`] |
 //! | built from the config file | [`config`] |
 //! | least-privilege NSG rules from observed traffic (`nsgflow harden`) | [`harden`] |
 //!
@@ -60,6 +61,7 @@ pub mod l7;
 pub mod labels;
 pub mod net;
 pub mod output;
+pub mod parallel;
 pub mod pipeline;
 pub mod prefix_table;
 pub mod record;

@@ -86,6 +86,22 @@ impl<W: Write> EventWriter<W> {
         self.inner.flush()
     }
 
+    /// Appends `lines` complete NDJSON lines encoded elsewhere (a worker's chunk, in
+    /// `nsgflow process --threads`); a large chunk goes out without a copy.
+    pub fn write_lines(&mut self, bytes: &[u8], lines: u64) {
+        self.lines += lines;
+        if self.buf.len() + bytes.len() < self.high_water {
+            self.buf.extend_from_slice(bytes);
+            return;
+        }
+        self.write_out();
+        if self.error.is_none() {
+            if let Err(e) = self.inner.write_all(bytes) {
+                self.error = Some(e);
+            }
+        }
+    }
+
     /// True once a write has failed (the reader went away).
     pub fn failed(&self) -> bool {
         self.error.is_some()
@@ -129,6 +145,19 @@ impl DeadLetterWriter {
         o.str(k!("text"), r.text);
         o.close();
         w.end_line();
+    }
+
+    /// True when dead letters are written (not only counted).
+    pub fn enabled(&self) -> bool {
+        self.out.is_some()
+    }
+
+    /// Appends complete dead-letter lines written elsewhere (a worker's chunk).
+    pub fn write_lines(&mut self, bytes: &[u8]) {
+        if let Some(w) = self.out.as_mut() {
+            let lines = memchr::memchr_iter(b'\n', bytes).count() as u64;
+            w.write_lines(bytes, lines);
+        }
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

@@ -148,6 +148,9 @@ pub struct Pipeline<W: Write> {
     dead: DeadLetterWriter,
     /// [`Pipeline::finish`] ran.
     finished: bool,
+    /// The format and options the encoder was built from, so that workers can build
+    /// their own ([`crate::parallel`]); `None`: this pipeline runs on one thread only.
+    encoding: Option<(crate::encode::Format, crate::encode::EncodeOptions)>,
 }
 
 /// The handler the engine feeds: taps, then aggregation or encoding. Borrowed from a
@@ -201,7 +204,45 @@ impl<W: Write> Pipeline<W> {
             writer,
             dead,
             finished: false,
+            encoding: None,
         }
+    }
+
+    /// Says which format and options the encoder was built from, so that
+    /// [`crate::parallel::run_inputs`] may run workers with encoders of their own.
+    pub fn set_encoding(
+        &mut self,
+        format: crate::encode::Format,
+        options: crate::encode::EncodeOptions,
+    ) {
+        self.encoding = Some((format, options));
+    }
+
+    /// The format and options the encoder was built from, when known.
+    pub fn encoding(&self) -> Option<&(crate::encode::Format, crate::encode::EncodeOptions)> {
+        self.encoding.as_ref()
+    }
+
+    /// True when workers can share the work (`nsgflow process --threads`, see
+    /// [`crate::parallel`]): events are encoded one line each, with no aggregation,
+    /// detection or tap, and the encoding is known.
+    pub fn shares_work(&self) -> bool {
+        matches!(self.output, Output::Events)
+            && self.taps.is_empty()
+            && self.detection.is_none()
+            && self.encoding.is_some()
+    }
+
+    /// True when rejections are written out (not only counted).
+    pub fn writes_dead_letters(&self) -> bool {
+        self.dead.enabled()
+    }
+
+    /// Appends lines encoded elsewhere (a worker's chunk): `lines` whole event lines and
+    /// whole dead-letter lines.
+    pub fn write_chunk(&mut self, events: &[u8], lines: u64, dead: &[u8]) {
+        self.writer.write_lines(events, lines);
+        self.dead.write_lines(dead);
     }
 
     /// Adds a stage that sees every enriched event (see the module docs).

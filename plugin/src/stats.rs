@@ -45,6 +45,22 @@ impl Stats {
         *self.rejected.entry(reason).or_insert(0) += 1;
     }
 
+    /// Adds the input, record, tuple, event and rejection counts of `other` (a worker's
+    /// share of a run: `nsgflow process --threads`). Aggregation, detection and reputation
+    /// counters are not touched: each has one owner.
+    pub fn add_counts(&mut self, other: &Stats) {
+        self.inputs += other.inputs;
+        self.failed_inputs += other.failed_inputs;
+        self.incomplete_inputs += other.incomplete_inputs;
+        self.bytes += other.bytes;
+        self.records += other.records;
+        self.tuples += other.tuples;
+        self.events += other.events;
+        for (reason, n) in &other.rejected {
+            *self.rejected.entry(reason).or_insert(0) += n;
+        }
+    }
+
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
     }

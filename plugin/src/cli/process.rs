@@ -9,10 +9,10 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use nsgflow::aggregate::FlushReason;
-use nsgflow::checkpoint::{finish_run, run_inputs, Checkpoint, InputRun, RunError, RunHooks};
+use nsgflow::checkpoint::{finish_run, Checkpoint, InputRun, RunError, RunHooks};
 use nsgflow::config::ProgressMode;
-use nsgflow::engine::InputOutcome;
 use nsgflow::input::{self, Input};
+use nsgflow::parallel;
 use nsgflow::pipeline::{FlushError, Pipeline};
 
 use super::signals::{Signal, Signals};
@@ -31,6 +31,11 @@ pub struct ProcessArgs {
     /// emits only what is new (for a folder synced by azcopy or mounted with blobfuse).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
+    /// Worker threads [default: the available cores]. Output order stays that of one
+    /// thread; with aggregation, detection or stdin alone the run uses one thread
+    /// (README: Parallel process).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     #[command(flatten)]
     aggregation: AggregateArgs,
 }
@@ -77,7 +82,16 @@ pub fn run(args: ProcessArgs) -> Result<ExitCode, String> {
         failed: !errors.is_empty(),
         error: None,
     };
-    run_inputs(&mut pipeline, checkpoint.as_mut(), &inputs, &mut hooks);
+    let threads = args
+        .threads
+        .map_or_else(parallel::available_threads, usize::from);
+    parallel::run_inputs(
+        &mut pipeline,
+        checkpoint.as_mut(),
+        &inputs,
+        &mut hooks,
+        &parallel::Options::new(threads),
+    );
     bar.finish_and_clear();
     if let Some(e) = hooks.error {
         return Err(e);
@@ -191,14 +205,7 @@ impl<W: Write> RunHooks<W> for Hooks<'_> {
         match super::stdin::process(pipeline, self.bar, self.signals) {
             Ok((outcome, sig)) => {
                 self.interrupted = self.interrupted.or(sig);
-                match outcome {
-                    InputOutcome::NotFlowLog(why) => InputRun::NotFlowLog(why),
-                    InputOutcome::Read { incomplete } => InputRun::Read {
-                        pending: 0,
-                        incomplete,
-                        restarted: false,
-                    },
-                }
+                outcome.into()
             }
             Err(e) => {
                 self.error = Some(e);

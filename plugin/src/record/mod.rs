@@ -16,6 +16,7 @@
 //! | step | module |
 //! |---|---|
 //! | containers: blob, record, NDJSON, array | `walk` ([`walk`], [`walk_with`]) |
+//! | one large blob cut into record ranges for several threads | `split` ([`BlobSplitter`], [`walk_records`]) |
 //! | a record's header: NSG or VNet, which version | `header` |
 //! | rule -> MAC -> `flowTuples` (NSG), flow -> group -> `flowTuples` (VNet) | `flows` |
 //! | what was thrown out, and why | [`crate::rejection`] |
@@ -26,10 +27,12 @@ use crate::tuple::FlowTuple;
 
 mod flows;
 mod header;
+mod split;
 mod walk;
 
 pub use crate::rejection::{reason, Location, RejectLevel, Rejection, MAX_REJECTED_TEXT};
-pub use walk::{walk, walk_with};
+pub use split::{BlobSplitter, RecordRange};
+pub use walk::{walk, walk_from, walk_records, walk_with};
 
 /// Which flow-log product wrote the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

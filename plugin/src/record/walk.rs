@@ -38,6 +38,95 @@ pub fn walk_with(
     (w.summary, consumed)
 }
 
+/// Walks one range of a blob's `records` array (see [`super::BlobSplitter`]) in the whole text
+/// `text`, so that offsets, record indexes and rejected text are those of a walk of the
+/// whole blob. `blob_start` is where the blob object starts. A range with an `end` holds
+/// the elements up to it; the last range (no `end`) goes on to the blob's closing `]}`
+/// and past it, exactly as a whole walk does (a blob cut mid-write ends in the same
+/// `incomplete` rejection).
+///
+/// Returns the summary and, when a record of a bounded range could not be read (invalid
+/// JSON the boundary scan let through), where a whole walk goes on: the start of the next
+/// line, to be read with [`walk_from`]. What the later ranges gave must then be dropped.
+pub fn walk_records(
+    text: &str,
+    range: &super::RecordRange,
+    blob_start: usize,
+    sink: &mut impl FlowSink,
+) -> (WalkSummary, Option<usize>) {
+    let mut w = Walker {
+        text,
+        summary: WalkSummary::default(),
+        record_index: range.first_record,
+        partial: false,
+        // As in a whole walk: right after `[` or after the element before the range.
+        tail_from: Some(range.from),
+    };
+    let mut sc = Scanner::at(text, range.from);
+    let mut first = range.first;
+    let result = match range.end {
+        Some(end) => (|| {
+            while sc.pos() < end && sc.next_element(first)? {
+                first = false;
+                w.element(&mut sc, sink)?;
+            }
+            Ok(())
+        })(),
+        None => (|| {
+            while sc.next_element(first)? {
+                first = false;
+                w.element(&mut sc, sink)?;
+            }
+            w.object_rest(
+                &mut sc,
+                RecordHeader::default(),
+                blob_start,
+                true,
+                false,
+                sink,
+            )
+        })(),
+    };
+    // Where a whole walk would go on after this range (`None`: the next range).
+    let go_on = match result {
+        Ok(()) => range.end.is_none().then(|| sc.pos()),
+        // The input ended (a cut record): the walk ends there.
+        Err(e) if !w.fail(e, blob_start, sink) => Some(text.len()),
+        Err(e) => Some(line_end(text, e.offset.max(blob_start))),
+    };
+    let resume = match (range.end, go_on) {
+        // The last range: past the blob, the rest of the text, as top-level values.
+        (None, Some(at)) => {
+            w.top_level_from(at, sink);
+            None
+        }
+        (_, go_on) => go_on,
+    };
+    w.summary.next_record_index = w.record_index;
+    (w.summary, resume)
+}
+
+/// [`walk`] from byte `start` of `text` (offsets stay those of the whole text), numbering
+/// records from `first_record`: where a blob walked in ranges goes on after a record it
+/// could not read (see [`walk_records`]).
+pub fn walk_from(
+    text: &str,
+    start: usize,
+    first_record: usize,
+    sink: &mut impl FlowSink,
+) -> WalkSummary {
+    let mut w = Walker {
+        text,
+        summary: WalkSummary::default(),
+        record_index: first_record,
+        partial: false,
+        tail_from: None,
+    };
+    w.top_level_from(start, sink);
+    w.summary.next_record_index = w.record_index;
+    w.summary
+}
+
 struct Walker<'a> {
     text: &'a str,
     summary: WalkSummary,
@@ -52,7 +141,12 @@ struct Walker<'a> {
 impl<'a> Walker<'a> {
     /// Walks the text; returns how far it got (all of it unless `partial` stopped early).
     fn top_level(&mut self, sink: &mut impl FlowSink) -> usize {
-        let mut sc = Scanner::new(self.text);
+        self.top_level_from(0, sink)
+    }
+
+    /// [`Walker::top_level`] from byte `start`.
+    fn top_level_from(&mut self, start: usize, sink: &mut impl FlowSink) -> usize {
+        let mut sc = Scanner::at(self.text, start);
         while let Some(first) = sc.peek() {
             let start = sc.pos();
             if self.partial {
@@ -156,10 +250,22 @@ impl<'a> Walker<'a> {
     /// A top-level object: a blob (has `records`) or a record.
     fn object(&mut self, sc: &mut Scanner<'a>, sink: &mut impl FlowSink) -> Result<(), JsonError> {
         let start = sc.pos();
-        let mut header = RecordHeader::default();
-        let mut was_blob = false;
         sc.begin_object()?;
-        let mut first = true;
+        self.object_rest(sc, RecordHeader::default(), start, false, true, sink)
+    }
+
+    /// The keys of a top-level object from the scanner on (`first`: none read yet), then
+    /// the object itself as a record unless it was a blob (`was_blob`: its `records` array
+    /// was read already).
+    fn object_rest(
+        &mut self,
+        sc: &mut Scanner<'a>,
+        mut header: RecordHeader<'a>,
+        start: usize,
+        mut was_blob: bool,
+        mut first: bool,
+        sink: &mut impl FlowSink,
+    ) -> Result<(), JsonError> {
         while let Some(key) = sc.next_key(first)? {
             first = false;
             if key == "records" && sc.peek() == Some(b'[') {
@@ -188,38 +294,44 @@ impl<'a> Walker<'a> {
         let mut first = true;
         while sc.next_element(first)? {
             first = false;
-            sc.skip_ws();
-            let start = sc.pos();
-            self.tail_from = Some(start);
-            if sc.peek() != Some(b'{') {
-                let text = sc.skip_value()?;
-                self.summary.rejected_records += 1;
-                self.summary.foreign_values += 1;
-                sink.reject(Rejection {
-                    level: RejectLevel::Record,
-                    reason: reason::NOT_A_FLOW_LOG,
-                    detail: "a `records` element that is not an object".into(),
-                    location: Location {
-                        record_index: Some(self.record_index),
-                        tuple_index: None,
-                        offset: start,
-                    },
-                    text: clip(text),
-                });
-                self.record_index += 1;
-                continue;
-            }
-            let mut header = RecordHeader::default();
-            sc.begin_object()?;
-            let mut first_key = true;
-            while let Some(key) = sc.next_key(first_key)? {
-                first_key = false;
-                header_field(sc, &key, &mut header)?;
-            }
-            let end = sc.pos();
-            self.tail_from = Some(end);
-            self.record(header, start, end, sink);
+            self.element(sc, sink)?;
         }
+        Ok(())
+    }
+
+    /// One element of a `records` array (the scanner is at it): a record, or a rejection.
+    fn element(&mut self, sc: &mut Scanner<'a>, sink: &mut impl FlowSink) -> Result<(), JsonError> {
+        sc.skip_ws();
+        let start = sc.pos();
+        self.tail_from = Some(start);
+        if sc.peek() != Some(b'{') {
+            let text = sc.skip_value()?;
+            self.summary.rejected_records += 1;
+            self.summary.foreign_values += 1;
+            sink.reject(Rejection {
+                level: RejectLevel::Record,
+                reason: reason::NOT_A_FLOW_LOG,
+                detail: "a `records` element that is not an object".into(),
+                location: Location {
+                    record_index: Some(self.record_index),
+                    tuple_index: None,
+                    offset: start,
+                },
+                text: clip(text),
+            });
+            self.record_index += 1;
+            return Ok(());
+        }
+        let mut header = RecordHeader::default();
+        sc.begin_object()?;
+        let mut first_key = true;
+        while let Some(key) = sc.next_key(first_key)? {
+            first_key = false;
+            header_field(sc, &key, &mut header)?;
+        }
+        let end = sc.pos();
+        self.tail_from = Some(end);
+        self.record(header, start, end, sink);
         Ok(())
     }
 

@@ -53,6 +53,26 @@ pub struct ReputationStats {
     pub reload_errors: u64,
 }
 
+impl ReputationStats {
+    /// The counters of two views on the same feeds together (the workers of
+    /// `nsgflow process --threads`): lookups and cache counters add up; every view picks
+    /// up the same reloads, so those are counted once.
+    pub fn combine(self, other: ReputationStats) -> ReputationStats {
+        ReputationStats {
+            lookups: self.lookups + other.lookups,
+            listed: self.listed + other.listed,
+            cache: CacheStats {
+                hits: self.cache.hits + other.cache.hits,
+                misses: self.cache.misses + other.cache.misses,
+                evictions: self.cache.evictions + other.cache.evictions,
+            },
+            cache_enabled: self.cache_enabled || other.cache_enabled,
+            reloads: self.reloads.max(other.reloads),
+            reload_errors: self.reload_errors.max(other.reload_errors),
+        }
+    }
+}
+
 /// One engine's view of the feeds: a snapshot of the shared table and its own cache.
 #[derive(Debug)]
 pub struct Reputation {

@@ -1,0 +1,398 @@
+//! `nsgflow process --threads N` writes what one thread writes: the same event lines in
+//! the same order, the same dead letters, the same run summary, the same checkpoint, for
+//! every fixture, sample and synthetic blob, whole or cut into record ranges, and for bad
+//! blobs (cut mid-write, invalid JSON inside, foreign elements, values after the blob).
+//! Aggregation and detection stay exact with threads (they run on one thread).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use nsgflow::aggregate::FlushReason;
+use nsgflow::checkpoint::{finish_run, Checkpoint, InputRun, RunHooks};
+use nsgflow::config::Config;
+use nsgflow::encode::Format;
+use nsgflow::input::{self, Input};
+use nsgflow::output::DeadLetterWriter;
+use nsgflow::parallel::{self, Options};
+use nsgflow::stats::Stats;
+use nsgflow_tests::estate::{Scenario, ScenarioConfig};
+use nsgflow_tests::fixtures_and_samples;
+
+mod nsgflow_bench_data {
+    include!("../plugin/benches/support/data.rs");
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// Records what the run loop reports, in order.
+#[derive(Default)]
+struct Record(Vec<(String, InputRun)>);
+
+impl<W: Write> RunHooks<W> for Record {
+    fn done(&mut self, name: &str, run: InputRun) {
+        self.0.push((name.to_string(), run));
+    }
+}
+
+/// What one run wrote.
+#[derive(Debug, PartialEq)]
+struct Run {
+    events: String,
+    dead: String,
+    alerts_and_stats: Stats,
+    runs: Vec<(String, InputRun)>,
+    checkpoint: Option<Checkpoint>,
+}
+
+fn run(config: &Config, inputs: &[Input], options: &Options, checkpoint: Option<&Path>) -> Run {
+    let (out, dead) = (Shared::default(), Shared::default());
+    let mut p = config
+        .pipeline(
+            out.clone(),
+            DeadLetterWriter::new(Some(Box::new(dead.clone()))),
+        )
+        .unwrap();
+    let mut cp = checkpoint.map(|c| Checkpoint::load(c).unwrap());
+    let mut hooks = Record::default();
+    parallel::run_inputs(&mut p, cp.as_mut(), inputs, &mut hooks, options);
+    let save = cp.as_mut().zip(checkpoint);
+    finish_run(&mut p, save, FlushReason::EndOfInput).unwrap();
+    Run {
+        events: out.text(),
+        dead: dead.text(),
+        alerts_and_stats: p.engine.stats.clone(),
+        runs: hooks.0,
+        checkpoint: cp,
+    }
+}
+
+/// Small ranges, so that even the fixtures are cut.
+fn small(threads: usize, range_bytes: usize) -> Options {
+    Options {
+        threads,
+        range_bytes,
+        split_bytes: 0,
+    }
+}
+
+fn files(paths: &[PathBuf]) -> Vec<Input> {
+    paths.iter().cloned().map(Input::File).collect()
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("nsgflow-parallel-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn assert_same(label: &str, one: &Run, many: &Run) {
+    assert_eq!(one.runs, many.runs, "{label}: input results");
+    assert_eq!(
+        one.alerts_and_stats, many.alerts_and_stats,
+        "{label}: stats"
+    );
+    if one.dead != many.dead {
+        let (a, b) = (one.dead.lines(), many.dead.lines());
+        let first = a.zip(b).find(|(a, b)| a != b);
+        let clip = |s: &str| s.chars().take(400).collect::<String>();
+        panic!(
+            "{label}: dead letters differ; first:\n1: {:?}\nN: {:?}",
+            first.map(|(a, _)| clip(a)),
+            first.map(|(_, b)| clip(b))
+        );
+    }
+    if one.events != many.events {
+        let at = one
+            .events
+            .lines()
+            .zip(many.events.lines())
+            .position(|(a, b)| a != b);
+        panic!(
+            "{label}: events differ ({} vs {} lines), first at line {at:?}",
+            one.events.lines().count(),
+            many.events.lines().count()
+        );
+    }
+    assert_eq!(one.checkpoint, many.checkpoint, "{label}: checkpoint");
+}
+
+#[test]
+fn every_fixture_and_sample_in_ranges_equals_one_thread() {
+    let inputs = files(&fixtures_and_samples());
+    for format in Format::ALL {
+        let config = Config {
+            format: Some(format),
+            ..Config::default()
+        };
+        let one = run(&config, &inputs, &Options::new(1), None);
+        assert!(one.alerts_and_stats.events > 0);
+        for (threads, range) in [(2, 1), (2, 300), (3, 4096), (4, 1 << 20)] {
+            let many = run(&config, &inputs, &small(threads, range), None);
+            assert_same(
+                &format!("{format}, {threads} threads, {range} B ranges"),
+                &one,
+                &many,
+            );
+        }
+    }
+}
+
+#[test]
+fn synthetic_blobs_in_ranges_equal_one_thread_in_input_order() {
+    let d = Dir::new("synthetic");
+    let paths: Vec<PathBuf> = (0..5)
+        .map(|i| {
+            d.file(
+                &format!("b{i}.json"),
+                &nsgflow_bench_data::blob(2000 + 500 * i, i as u64),
+            )
+        })
+        .collect();
+    let inputs = files(&paths);
+    let config = Config::default();
+    let one = run(&config, &inputs, &Options::new(1), None);
+    assert_eq!(
+        one.alerts_and_stats.events,
+        (0..5).map(|i| 2000 + 500 * i).sum::<u64>()
+    );
+    for options in [small(2, 16 << 10), small(3, 1), Options::new(2)] {
+        let many = run(&config, &inputs, &options, None);
+        assert_same(&format!("{options:?}"), &one, &many);
+    }
+    // The order guarantee: inputs in the order given, each in its own order. Reversed
+    // inputs give the blobs' lines in reverse blob order, each blob's lines in order.
+    let rev: Vec<Input> = inputs.iter().rev().cloned().collect();
+    let one_rev = run(&config, &rev, &Options::new(1), None);
+    let many_rev = run(&config, &rev, &small(2, 4096), None);
+    assert_same("reversed", &one_rev, &many_rev);
+    let per_blob: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            run(
+                &config,
+                &files(std::slice::from_ref(p)),
+                &Options::new(1),
+                None,
+            )
+            .events
+        })
+        .collect();
+    let expected: String = per_blob.iter().rev().map(String::as_str).collect();
+    assert!(
+        many_rev.events == expected,
+        "blobs in the order given, each whole and in order"
+    );
+}
+
+#[test]
+fn bad_blobs_in_ranges_give_the_same_rejections_as_one_thread() {
+    let d = Dir::new("bad");
+    let blob = nsgflow_bench_data::blob(600, 7);
+    let body = &blob["{\"records\":[".len()..blob.len() - 2];
+    let records: Vec<&str> = split_records(body);
+    assert!(records.len() >= 10);
+    let join = |rs: &[&str]| rs.join(",");
+    let mut cases = vec![
+        // Cut mid-write, inside a record and right after one.
+        ("cut-inside", blob[..blob.len() - 500].to_string()),
+        ("cut-after-record", blob[..blob.len() - 2].to_string()),
+        (
+            "cut-after-comma",
+            format!("{{\"records\":[{},", join(&records[..6])),
+        ),
+        // A record the fast scan delimits but the walker cannot read, in the middle.
+        (
+            "invalid-record",
+            format!(
+                "{{\"records\":[{},{{\"time\" \"x\",\"properties\":{{}}}},{}]}}",
+                join(&records[..4]),
+                join(&records[4..])
+            ),
+        ),
+        // Elements that are not records.
+        (
+            "foreign-elements",
+            format!(
+                "{{\"records\":[{},42,\"x\",{}]}}",
+                join(&records[..3]),
+                join(&records[3..])
+            ),
+        ),
+        // Values after the blob, and keys after `records`.
+        ("after-blob", format!("{blob}\n{}\n{blob}\n", records[0])),
+        (
+            "keys-after-records",
+            format!("{{\"records\":[{}],\"extra\":1}}", join(&records)),
+        ),
+        ("empty-blob", "{\"records\":[]}".to_string()),
+        ("only-foreign", "{\"records\":[1,2,3]}".to_string()),
+        // Pretty-printed, with an invalid record: a whole walk goes on at the next line.
+        (
+            "pretty-invalid",
+            format!(
+                "{{\"records\":[\n{},\n{{\"time\":}},\n{}\n]}}\n",
+                records[..5].join(",\n"),
+                records[5..].join(",\n")
+            ),
+        ),
+    ];
+    cases.push(("bom", format!("\u{feff}{blob}")));
+    let paths: Vec<PathBuf> = cases
+        .iter()
+        .map(|(name, text)| d.file(&format!("{name}.json"), text))
+        .collect();
+    let config = Config::default();
+    for (i, (name, _)) in cases.iter().enumerate() {
+        let inputs = files(&paths[i..=i]);
+        let one = run(&config, &inputs, &Options::new(1), None);
+        for range in [1, 700, 5000] {
+            let many = run(&config, &inputs, &small(2, range), None);
+            assert_same(&format!("{name}, {range} B ranges"), &one, &many);
+        }
+    }
+    // All together, in one run.
+    let inputs = files(&paths);
+    let one = run(&config, &inputs, &Options::new(1), None);
+    assert!(one.alerts_and_stats.rejected_total() > 0 && !one.dead.is_empty());
+    let many = run(&config, &inputs, &small(3, 900), None);
+    assert_same("all bad blobs", &one, &many);
+}
+
+/// The records of a blob's body, by their brackets (the synthetic blobs hold no braces
+/// in strings).
+fn split_records(body: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut start) = (Vec::new(), 0usize, 0usize);
+    for (i, c) in body.char_indices() {
+        match c {
+            '{' => {
+                if depth == 0 {
+                    start = i;
+                }
+                depth += 1;
+            }
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    out.push(&body[start..=i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn checkpointed_runs_with_threads_equal_one_thread() {
+    let d = Dir::new("checkpoint");
+    let blob = nsgflow_bench_data::blob(800, 11);
+    let paths: Vec<PathBuf> = (0..4)
+        .map(|i| d.file(&format!("f{i}.json"), &blob[..blob.len() - 300 * i]))
+        .collect();
+    let inputs = files(&paths);
+    let config = Config::default();
+    let (cp1, cp2) = (d.0.join("one.cp"), d.0.join("many.cp"));
+    let one = run(&config, &inputs, &Options::new(1), Some(&cp1));
+    let many = run(&config, &inputs, &small(2, 1), Some(&cp2));
+    assert_same("first run", &one, &many);
+    assert_eq!(std::fs::read(&cp1).unwrap(), std::fs::read(&cp2).unwrap());
+    // Azure appends: the next run reads only what is new, the same with threads.
+    for p in &paths {
+        std::fs::write(p, &blob).unwrap();
+    }
+    let one = run(&config, &inputs, &Options::new(1), Some(&cp1));
+    let many = run(&config, &inputs, &small(2, 1), Some(&cp2));
+    assert_same("second run", &one, &many);
+    assert!(one.alerts_and_stats.events > 0);
+    let third = run(&config, &inputs, &small(2, 1), Some(&cp2));
+    assert_eq!(
+        third.alerts_and_stats.events, 0,
+        "nothing new, nothing read twice"
+    );
+}
+
+#[test]
+fn directories_and_stdin_free_order_is_the_order_given() {
+    // A directory walked hour by hour gives the same order with threads.
+    let Some(samples) = nsgflow_tests::shared_samples() else {
+        eprintln!("skipped: ../shared/samples is absent");
+        return;
+    };
+    let (inputs, errors) = input::expand(&[samples.display().to_string()]);
+    assert!(errors.is_empty() && inputs.len() > 3);
+    let config = Config::default();
+    let one = run(&config, &inputs, &Options::new(1), None);
+    let many = run(&config, &inputs, &small(2, 512), None);
+    assert_same("samples directory", &one, &many);
+}
+
+#[test]
+fn aggregation_and_detection_stay_exact_with_threads() {
+    // The generated estate the detection tests use: every detector has a case in it.
+    let d = Dir::new("estate");
+    let scenario = Scenario::generate(&ScenarioConfig::default());
+    scenario.write_to(&d.0.join("blobs")).unwrap();
+    let (inputs, errors) = input::expand(&[d.0.join("blobs").display().to_string()]);
+    assert!(errors.is_empty() && inputs.len() > 1);
+    for (what, yaml) in [
+        ("detection", "detect: {enabled: true}\n"),
+        ("aggregation", "aggregate: {enabled: true}\n"),
+        (
+            "both",
+            "detect: {enabled: true}\naggregate: {enabled: true, key: traffic-analytics}\n",
+        ),
+    ] {
+        let path = scenario.write_config(&d.0.join(what), yaml).unwrap();
+        let config = Config::load(&path).unwrap();
+        let one = run(&config, &inputs, &Options::new(1), None);
+        let many = run(&config, &inputs, &small(2, 4096), None);
+        assert_same(what, &one, &many);
+        let stats = &one.alerts_and_stats;
+        if let Some(agg) = &stats.aggregation {
+            assert_eq!(
+                agg.tuples, stats.events,
+                "{what}: every tuple in one aggregate"
+            );
+        }
+        if let Some(det) = &stats.detection {
+            assert!(
+                det.alerts.values().sum::<u64>() > 0,
+                "{what}: the estate raises alerts"
+            );
+        }
+    }
+}
