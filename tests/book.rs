@@ -1100,3 +1100,26 @@ fn slugs_follow_mdbook() {
     assert_eq!(slug("detect.port_scan"), "detectport_scan");
     assert_eq!(slug("ECS 8.x (--format ecs)"), "ecs-8x---format-ecs");
 }
+
+/// The README is a landing page (issue 16: at most about 200 lines); the manual is the guide.
+#[test]
+fn the_readme_is_a_landing_page_that_leads_to_the_guide() {
+    let readme = read(&root().join("README.md"));
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 200,
+        "README.md has {lines} lines: move the detail into docs/src"
+    );
+    for chapter in [
+        "install.md",
+        "config-reference.md",
+        "troubleshooting.md",
+        "performance.md",
+    ] {
+        assert!(
+            readme.contains(&format!("(docs/src/{chapter}")),
+            "README.md does not link docs/src/{chapter}"
+        );
+    }
+    assert!(readme.contains("![") && readme.contains("docs/report.png"));
+}
