@@ -365,7 +365,7 @@ fn memory_stays_bounded_at_a_million_sources() {
     }
     // Three tables at most `cap` each, plus the other detectors' few subjects.
     assert!(st.tracked <= 3 * cap + 1000, "{st}");
-    // The documented ceiling (README, Detection) is max_subjects x 450 B of RSS per
+    // The documented ceiling (docs/src/detection.md) is max_subjects x 450 B of RSS per
     // detector; the tables' own accounting must stay under 400 B per subject.
     assert!(st.bytes < 3 * cap * 400, "{st}");
     if std::env::var_os("NSGFLOW_WRITE_MILLION").is_some() {

@@ -910,23 +910,21 @@ fn dashboards_parse_and_hold_every_scenario() {
     assert_eq!(dashboards, 1);
 }
 
-/// The README's "Questions and answers" section links every scenario's query in every
-/// back end, and every link there points at a file that exists.
+/// The user guide's "Questions and answers" chapter (`docs/src/queries.md`, moved there from
+/// the README) links every scenario's query in every back end, and every link there points
+/// at a file that exists.
 #[test]
-fn readme_links_every_scenario_in_every_back_end() {
-    let readme = std::fs::read_to_string(queries_dir().join("../README.md")).expect("README.md");
-    let start = readme
-        .find("## Questions and answers")
-        .expect("a Questions and answers section");
-    let section = &readme[start..];
-    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+fn the_guide_links_every_scenario_in_every_back_end() {
+    let chapter = queries_dir().join("../docs/src");
+    let section = std::fs::read_to_string(chapter.join("queries.md")).expect("docs/src/queries.md");
+    assert!(section.starts_with("# Questions and answers"));
     let m = manifest();
     for s in scenarios(&m) {
         for (backend, _) in BACKENDS {
             let file = s["queries"][backend]["file"].as_str().unwrap();
             assert!(
-                section.contains(&format!("(queries/{file})")),
-                "README Questions and answers: no link to queries/{file}"
+                section.contains(&format!("(../../queries/{file})")),
+                "docs/src/queries.md: no link to queries/{file}"
             );
         }
     }
@@ -934,8 +932,8 @@ fn readme_links_every_scenario_in_every_back_end() {
         let target = &link[..link.find(')').unwrap()];
         if !target.starts_with("http") {
             assert!(
-                queries_dir().join("..").join(target).exists(),
-                "README links {target}, which does not exist"
+                chapter.join(target).exists(),
+                "docs/src/queries.md links {target}, which does not exist"
             );
         }
     }

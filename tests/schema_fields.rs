@@ -283,7 +283,7 @@ fn alert_records_follow_their_schemas() {
         assert_eq!(s["sourcetype"], "nsgflow:alert");
         assert_eq!(&s["event"], f);
     }
-    // Flat: the documented alert fields (README, Detection) and nothing else.
+    // Flat: the documented alert fields (docs/src/schema.md, "Alert records") and nothing else.
     let flat_fields: BTreeSet<String> = [
         "kind",
         "detector",

@@ -701,6 +701,18 @@ fn no_pipeline_text_is_taken_for_an_env_var() {
     }
 }
 
+/// The user guide's chapters, as paths from the repository root.
+fn guide_chapters() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(repo_root().join("docs/src"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("docs/src/{n}"))
+        .collect();
+    v.sort();
+    v
+}
+
 /// NSG and VNet flow logs reach a storage account only: a diagnostic setting cannot send
 /// them to Event Hubs. No doc or config may tell users to.
 #[test]
@@ -711,8 +723,12 @@ fn no_doc_routes_flow_logs_through_event_hubs() {
         "pipelines/vector/README.md",
         "vrl-examples/README.md",
         "pipelines/fluent-bit/README.md",
-    ] {
-        let text = std::fs::read_to_string(root.join(f))
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(guide_chapters())
+    {
+        let text = std::fs::read_to_string(root.join(&f))
             .unwrap()
             .to_lowercase();
         for para in text.split("\n\n") {
@@ -742,7 +758,12 @@ fn no_doc_routes_flow_logs_through_event_hubs() {
 fn the_vector_readme_matches_the_configs() {
     let root = repo_root();
     let readme = std::fs::read_to_string(root.join("pipelines/vector/README.md")).unwrap();
-    let top = std::fs::read_to_string(root.join("README.md")).unwrap();
+    // The top-level README and the user guide's chapters (docs/src) speak of the configs too.
+    let top = std::iter::once("README.md".to_string())
+        .chain(guide_chapters())
+        .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
     for (name, doc) in pipelines() {
         assert!(
             readme.contains(&format!("[`{name}`]")),

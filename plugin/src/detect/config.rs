@@ -2,7 +2,7 @@
 //!
 //! Every detector is on by default once detection is enabled; `malicious_flow` needs
 //! threat feeds (`--feeds`) and is skipped without them. The defaults and their sources are
-//! in the README's Detection section.
+//! in the user guide's Detection chapter (docs/src/detection.md).
 //!
 //! ```
 //! use nsgflow::detect::DetectConfig;
@@ -22,7 +22,7 @@ use crate::aggregate::Seconds;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
-    /// Run the detection stage (`--detect`).
+    /// Run the detection stage (`--detect`; default off).
     pub enabled: bool,
     /// How far behind the newest event time a tuple may be and still join its window
     /// (default `1h`). `process DIR` reads an hour of every resource before the next hour,
@@ -37,12 +37,19 @@ pub struct DetectConfig {
     pub max_subjects: usize,
     /// How many distinct ports or addresses an alert lists as evidence (default 10).
     pub evidence: usize,
+    /// The `port_scan` detector (see below).
     pub port_scan: PortScanConfig,
+    /// The `sweep` detector.
     pub sweep: SweepConfig,
+    /// The `deny_burst` detector.
     pub deny_burst: DenyBurstConfig,
+    /// The `fanout` detector.
     pub fanout: FanoutConfig,
+    /// The `malicious_flow` detector (needs `reputation.feeds`).
     pub malicious_flow: MaliciousFlowConfig,
+    /// The `new_exposure` detector.
     pub new_exposure: NewExposureConfig,
+    /// The `volume_anomaly` detector.
     pub volume_anomaly: VolumeAnomalyConfig,
 }
 
@@ -71,8 +78,11 @@ impl Default for DetectConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PortScanConfig {
+    /// Raise `port_scan` alerts when detection is on (default true).
     pub enabled: bool,
+    /// Distinct destination ports of one destination that make a scan (default 15).
     pub ports: usize,
+    /// The tumbling window the ports are counted in (default `5m`).
     pub window: Seconds,
 }
 
@@ -91,8 +101,11 @@ impl Default for PortScanConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SweepConfig {
+    /// Raise `sweep` alerts when detection is on (default true).
     pub enabled: bool,
+    /// Distinct destination addresses on one port that make a sweep (default 25).
     pub hosts: usize,
+    /// The tumbling window the addresses are counted in (default `5m`).
     pub window: Seconds,
 }
 
@@ -110,8 +123,11 @@ impl Default for SweepConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DenyBurstConfig {
+    /// Raise `deny_burst` alerts when detection is on (default true).
     pub enabled: bool,
+    /// Denied flows from one source above which it alerts (default 1000).
     pub denied: u64,
+    /// The tumbling window the denials are counted in (default `5m`).
     pub window: Seconds,
 }
 
@@ -130,8 +146,11 @@ impl Default for DenyBurstConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FanoutConfig {
+    /// Raise `fanout` alerts when detection is on (default true).
     pub enabled: bool,
+    /// Distinct public destinations above which it alerts (default 100).
     pub destinations: usize,
+    /// The tumbling window the destinations are counted in (default `1h`).
     pub window: Seconds,
 }
 
@@ -150,7 +169,9 @@ impl Default for FanoutConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MaliciousFlowConfig {
+    /// Raise `malicious_flow` alerts when detection is on and feeds are configured (default true).
     pub enabled: bool,
+    /// One alert per internal host and listed address in this window (default `1h`).
     pub window: Seconds,
 }
 
@@ -168,7 +189,9 @@ impl Default for MaliciousFlowConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewExposureConfig {
+    /// Raise `new_exposure` alerts when detection is on (default true).
     pub enabled: bool,
+    /// Event time spent learning what is already exposed before alerting (default `24h`).
     pub learning: Seconds,
 }
 
@@ -187,11 +210,17 @@ impl Default for NewExposureConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VolumeAnomalyConfig {
+    /// Raise `volume_anomaly` alerts when detection is on (default true).
     pub enabled: bool,
+    /// The time bucket bytes are summed in (default `10m`).
     pub bucket: Seconds,
+    /// How many times its baseline a bucket must reach (default 5).
     pub ratio: f64,
+    /// The fewest bytes in a bucket that can alert (default 1000000).
     pub min_bytes: u64,
+    /// Buckets with traffic a key needs before it can alert (default 12).
     pub warmup: u32,
+    /// The EWMA weight of each new bucket, in (0, 1] (default 0.1: about the last ten buckets).
     pub alpha: f64,
 }
 

@@ -9,7 +9,7 @@
 //!
 //! Why EWMA and not a median/MAD: 24 bytes per key instead of a window of samples, O(1)
 //! per bucket, and on the test estate the 7x case is reported at 7.0x +- 3% (see the
-//! README). A robust median would resist outliers in the baseline better, at ~10x the
+//! user guide, docs/src/detection.md). A robust median would resist outliers in the baseline better, at ~10x the
 //! memory per key.
 
 use serde::{Deserialize, Serialize};

@@ -49,7 +49,7 @@ impl AsnTable {
             let text = std::fs::read_to_string(p).map_err(|e| {
                 format!(
                     "geoip ASN file {}: {e} (expected CSV ranges `start,end,asn,organisation` \
-                     such as ip-location-db's asn-ipv4.csv; see the README, \"Geography and ASN\")",
+                     such as ip-location-db's asn-ipv4.csv; see the user guide, docs/src/enrichment.md, \"Geography and ASN\")",
                     p.display()
                 )
             })?;

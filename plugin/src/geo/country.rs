@@ -45,7 +45,7 @@ impl CountryDb {
             format!(
                 "geoip country database {}: {why} (expected a MaxMind-format .mmdb country \
                  database such as GeoLite2-Country.mmdb or ip-location-db's \
-                 geo-whois-asn-country.mmdb; see the README, \"Geography and ASN\")",
+                 geo-whois-asn-country.mmdb; see the user guide, docs/src/enrichment.md, \"Geography and ASN\")",
                 path.display()
             )
         };

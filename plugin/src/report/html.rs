@@ -792,7 +792,7 @@ fn geography(o: &mut String, s: &Summary) {
         "Countries and networks (AS) of public peers, benign against malicious (listed by a feed).",
     );
     if !s.geo_configured {
-        o.push_str("<p class=\"off\">No geography: add <code>--geoip-country</code> (a country .mmdb) and <code>--geoip-asn</code> (ASN CSV ranges); see the README, &ldquo;Geography and ASN&rdquo;.</p></section>");
+        o.push_str("<p class=\"off\">No geography: add <code>--geoip-country</code> (a country .mmdb) and <code>--geoip-asn</code> (ASN CSV ranges); see the user guide, docs/src/enrichment.md, &ldquo;Geography and ASN&rdquo;.</p></section>");
         return;
     }
     o.push_str("<div class=\"two\"><div><h3>Countries</h3>");

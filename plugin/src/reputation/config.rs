@@ -12,13 +12,14 @@ use super::FeedFormat;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedConfig {
-    /// The feed's name in events (`feeds: [firehol_level1]`).
+    /// The feed's name in events (`feeds: [firehol_level1]`; required).
     pub name: String,
+    /// The feed file (required). Reloaded when it changes (`reload_interval_secs`).
     pub path: PathBuf,
     /// `list`, `spamhaus`, `feodo-csv`, `ipsum` or `csv`; unset: guessed from the file name.
     #[serde(default)]
     pub format: Option<FeedFormat>,
-    /// The category for its entries (a `csv` feed's own column wins).
+    /// The category for its entries (default `malicious`; a `csv` feed's own column wins).
     #[serde(default = "default_category")]
     pub category: String,
 }
@@ -92,11 +93,11 @@ impl FeedConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReputationConfig {
-    /// The feed files, in order of precedence for the category shown.
+    /// The feed files, in order of precedence for the category shown (default none).
     pub feeds: Vec<FeedConfig>,
-    /// The lookup cache (off unless `capacity` is set).
+    /// The lookup cache (off by default: on only when `capacity` is set).
     pub cache: CacheConfig,
-    /// Seconds between checks of the feed files for changes; 0 never reloads.
+    /// Seconds between checks of the feed files for changes (default 60); 0 never reloads.
     pub reload_interval_secs: u64,
 }
 
@@ -111,8 +112,8 @@ impl Default for ReputationConfig {
 }
 
 /// The LRU cache in front of the prefix table. Off by default: measured against the
-/// indexed range table it costs more than it saves (README, "Reputation, topology and
-/// aggregation"); turn it on to compare on your own traffic, the summary shows its counters.
+/// indexed range table it costs more than it saves (user guide, docs/src/performance.md,
+/// "Reputation"); turn it on to compare on your own traffic, the summary shows its counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
