@@ -183,6 +183,14 @@ impl<'a> FlowTuple<'a> {
         }
     }
 
+    /// A tuple written as a JSON string (its opening quote at `quote` in `json`), read in
+    /// place when it is well formed and holds no escape; with the offset past its closing
+    /// quote. `None` leaves the string to be decoded and given to [`FlowTuple::parse`].
+    #[inline]
+    pub fn parse_quoted(json: &'a str, quote: usize, layout: TupleLayout) -> Option<(Self, usize)> {
+        fast::parse_quoted(json, quote, layout)
+    }
+
     /// The two-pass parser: split, then parse each field; it names what is wrong.
     fn parse_fields(text: &'a str, layout: TupleLayout) -> Result<Self, TupleError> {
         let mut fields = [""; 13];
@@ -691,6 +699,17 @@ mod tests {
                             FlowTuple::parse_fields(t, layout),
                             "{t} as {layout:?}"
                         );
+                    }
+                    // In place in the JSON text: the tuple of the JSON string's text,
+                    // which has no escape.
+                    let json = format!("[\"{t}\",1]");
+                    if let Some((f, end)) = FlowTuple::parse_quoted(&json, 1, layout) {
+                        let string = &json[2..end - 1];
+                        assert!(!string.contains(['"', '\\']), "{t}");
+                        assert_eq!(&json[end - 1..end], "\"", "{t}");
+                        assert_eq!(Some(f), fast::parse(string, layout), "{t} as {layout:?}");
+                    } else if !t.contains(['"', '\\']) {
+                        assert_eq!(fast::parse(t, layout), None, "{t} as {layout:?}");
                     }
                 }
             }

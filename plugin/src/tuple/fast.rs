@@ -14,6 +14,9 @@ use crate::labels::{Action, Direction, Encryption, FlowState, Protocol};
 struct Fields<'a> {
     text: &'a str,
     pos: usize,
+    /// What ends the last field: the end of `text`, or this byte (the closing quote of a
+    /// tuple read in place in the JSON text).
+    close: Option<u8>,
 }
 
 impl<'a> Fields<'a> {
@@ -27,7 +30,10 @@ impl<'a> Fields<'a> {
     #[inline(always)]
     fn end(&mut self, at: usize, last: bool) -> Option<()> {
         if last {
-            (at == self.text.len()).then_some(())?;
+            match self.close {
+                None => (at == self.text.len()).then_some(())?,
+                Some(q) => (self.byte(at)? == q).then_some(())?,
+            }
         } else {
             (self.byte(at)? == b',').then_some(())?;
         }
@@ -65,7 +71,8 @@ impl<'a> Fields<'a> {
     #[inline(always)]
     fn counter(&mut self, last: bool) -> Option<Option<u64>> {
         let at = self.pos;
-        if matches!(self.byte(at), Some(b',') | None) {
+        let next = self.byte(at);
+        if next == Some(b',') || next == self.close {
             self.end(at, last)?;
             return Some(None);
         }
@@ -80,16 +87,12 @@ impl<'a> Fields<'a> {
         Some(c)
     }
 
-    /// The field up to the next comma (or the end), and the comma.
+    /// The field up to the next comma, and the comma (never the last field).
     #[inline(always)]
-    fn rest(&mut self, last: bool) -> Option<&'a str> {
+    fn rest(&mut self) -> Option<&'a str> {
         let start = self.pos;
-        let end = if last {
-            self.text.len()
-        } else {
-            start + memchr::memchr(b',', &self.text.as_bytes()[start..])?
-        };
-        self.end(end, last)?;
+        let end = start + memchr::memchr(b',', &self.text.as_bytes()[start..])?;
+        self.pos = end + 1;
         Some(&self.text[start..end])
     }
 
@@ -105,7 +108,7 @@ impl<'a> Fields<'a> {
             }
         }
         self.pos = start;
-        let text = self.rest(false)?;
+        let text = self.rest()?;
         let v6 = text.parse::<std::net::Ipv6Addr>().ok()?;
         Some((IpAddr::V6(v6), text))
     }
@@ -148,7 +151,35 @@ impl<'a> Fields<'a> {
 /// Parses a well-formed tuple in one pass; `None` for anything else (see the module doc).
 #[inline]
 pub(super) fn parse(text: &str, layout: TupleLayout) -> Option<FlowTuple<'_>> {
-    let mut f = Fields { text, pos: 0 };
+    let mut f = Fields {
+        text,
+        pos: 0,
+        close: None,
+    };
+    fields(&mut f, layout)
+}
+
+/// Parses a well-formed tuple written as a JSON string whose opening quote is at `quote`
+/// in `json`, in place: no escape can be among the bytes a well-formed tuple accepts, so
+/// where this succeeds the string needs no decoding. Returns the offset past the closing
+/// quote too.
+#[inline]
+pub(super) fn parse_quoted(
+    json: &str,
+    quote: usize,
+    layout: TupleLayout,
+) -> Option<(FlowTuple<'_>, usize)> {
+    let mut f = Fields {
+        text: json,
+        pos: quote + 1,
+        close: Some(b'"'),
+    };
+    let tuple = fields(&mut f, layout)?;
+    Some((tuple, f.pos))
+}
+
+#[inline(always)]
+fn fields<'a>(f: &mut Fields<'a>, layout: TupleLayout) -> Option<FlowTuple<'a>> {
     let ts = f.digits(19, false)?;
     let timestamp_ms = match layout {
         TupleLayout::Vnet if ts >= SECONDS_BELOW => ts,
@@ -191,7 +222,7 @@ pub(super) fn parse(text: &str, layout: TupleLayout) -> Option<FlowTuple<'_>> {
                 b'D' => FlowState::Deny,
                 c => nsg_state(c)?,
             };
-            let encryption = Encryption::parse(f.rest(false)?)?;
+            let encryption = Encryption::parse(f.rest()?)?;
             (vnet_action(state), Some(state), Some(encryption))
         }
     };
