@@ -110,23 +110,24 @@ impl Encode for EcsEncoder {
         out.push(b'"');
         let mut o = Obj::resume(out, false);
         let mut ecs = o.object(k!("ecs"));
-        ecs.str(k!("version"), ECS_VERSION);
+        ecs.clean_str(k!("version"), ECS_VERSION);
         ecs.close();
 
+        // Per tuple, only constants: written as they are, without the escaping writer.
         let mut ev = o.object(k!("event"));
         ev.clean_str(k!("kind"), "event");
-        ev.strs(k!("category"), &["network"]);
-        let verdict = match t.action {
-            Action::Allow => "allowed",
-            Action::Deny => "denied",
+        ev.raw(k!("category"), br#"["network"]"#);
+        let types: &[u8] = match (t.action, t.state) {
+            (Action::Allow, Some(FlowState::Begin)) => br#"["connection","allowed","start"]"#,
+            (Action::Allow, Some(FlowState::End)) => br#"["connection","allowed","end"]"#,
+            (Action::Allow, _) => br#"["connection","allowed"]"#,
+            (Action::Deny, Some(FlowState::Begin)) => br#"["connection","denied","start"]"#,
+            (Action::Deny, Some(FlowState::End)) => br#"["connection","denied","end"]"#,
+            (Action::Deny, _) => br#"["connection","denied"]"#,
         };
-        match t.state {
-            Some(FlowState::Begin) => ev.strs(k!("type"), &["connection", verdict, "start"]),
-            Some(FlowState::End) => ev.strs(k!("type"), &["connection", verdict, "end"]),
-            _ => ev.strs(k!("type"), &["connection", verdict]),
-        }
+        ev.raw(k!("type"), types);
         ev.clean_str(k!("action"), t.action.as_str());
-        ev.str(
+        ev.clean_str(
             k!("outcome"),
             match t.action {
                 Action::Allow => "success",
@@ -134,7 +135,7 @@ impl Encode for EcsEncoder {
             },
         );
         ev.clean_str(k!("module"), "azure");
-        ev.str(
+        ev.clean_str(
             k!("dataset"),
             match e.record.kind {
                 FlowLogKind::Nsg => "azure.nsg_flow",
@@ -169,9 +170,9 @@ impl Encode for EcsEncoder {
         let mut n = o.object(k!("network"));
         n.opt_clean_str(k!("transport"), t.protocol.name());
         let mut num = itoa::Buffer::new();
-        n.str(k!("iana_number"), num.format(t.protocol.iana_number()));
-        n.str(k!("type"), if e.src.ip.is_ipv4() { "ipv4" } else { "ipv6" });
-        n.str(
+        n.clean_str(k!("iana_number"), num.format(t.protocol.iana_number()));
+        n.clean_str(k!("type"), if e.src.ip.is_ipv4() { "ipv4" } else { "ipv6" });
+        n.clean_str(
             k!("direction"),
             match t.direction {
                 Direction::Inbound => "ingress",

@@ -215,7 +215,15 @@ fn tuples_array<'a>(
             offset,
         };
         *tuple_index += 1;
-        if sc.peek() != Some(b'"') {
+        let next = sc.peek();
+        if next == Some(b'"') {
+            // The usual case: a well-formed tuple, read where it lies in the JSON.
+            if let Some((t, end)) = FlowTuple::parse_quoted(sc.text(), sc.pos(), layout) {
+                sc.set_pos(end);
+                sink.tuple(record, group, &t, at);
+                continue;
+            }
+        } else {
             let text = sc.skip_value()?;
             sink.reject(Rejection {
                 level: RejectLevel::Tuple,
