@@ -137,6 +137,7 @@ fn each_detector_fires_on_its_case() {
         "malicious_flow",
         "new_exposure",
         "volume_anomaly",
+        "beaconing",
     ] {
         assert!(
             alerts.iter().any(|a| a.detector.as_str() == d),
@@ -221,6 +222,69 @@ fn volume_anomaly_ratio_is_within_ten_percent() {
         eprintln!(
             "volume_anomaly {:?}: injected {}x, reported {ratio:.3}x",
             c.direction, c.magnitude
+        );
+    }
+}
+
+#[test]
+fn beaconing_reports_its_interval_and_share() {
+    let s = setup();
+    let c = s
+        .scenario
+        .expected()
+        .find(|c| c.detector == "beaconing")
+        .expect("beaconing case");
+    let a = replay()
+        .iter()
+        .find(|a| matches(a, c))
+        .expect("beaconing alert");
+    assert_eq!(a.dst_ip, v4(c.dst_ip), "{}", describe(a));
+    assert_eq!(a.direction.map(|d| d.as_str()), Some("outbound"));
+    // Every gap is 170 s +- 1 s: one interval, all the gaps; raised at the 15th start.
+    assert_eq!(
+        a.evidence.first().map(String::as_str),
+        Some("170"),
+        "{:?}",
+        a.evidence
+    );
+    assert_eq!(a.observed, Some(1.0));
+    assert_eq!(a.threshold, Some(0.8));
+    assert_eq!(a.count, 15, "{}", describe(a));
+    assert_eq!(a.window_start_ms % 3_600_000, 0);
+    assert!(a.summary.contains("170 s apart"), "{}", a.summary);
+}
+
+/// The near misses are just under the defaults: 14 connections, 73% of the gaps. With the
+/// thresholds at 14 and 0.7 both fire.
+#[test]
+fn beaconing_near_misses_fire_just_under_the_defaults() {
+    let s = setup();
+    let mut config = s.config.clone();
+    config.detect.beaconing.connections = 14;
+    config.detect.beaconing.share = 0.7;
+    let inputs = dir_inputs(s);
+    let run = detect_run(
+        &config,
+        inputs.iter().map(|(n, t)| (n.clone(), t.as_str())),
+        None,
+    )
+    .unwrap();
+    let misses: Vec<&Case> = s
+        .scenario
+        .near_misses()
+        .filter(|c| c.detector == "beaconing")
+        .collect();
+    assert_eq!(misses.len(), 2);
+    for c in misses {
+        assert!(
+            run.alerts.iter().any(|a| matches(a, c)),
+            "{} did not fire at 14 connections / 70%:\n{}",
+            c.description,
+            run.alerts
+                .iter()
+                .map(describe)
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }

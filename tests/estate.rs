@@ -1222,6 +1222,106 @@ impl Gen<'_> {
                 )
             });
         }
+        // beaconing: avd04 checks in with an unlisted VPS on 443 every 170 s (+-1 s) for
+        // most of an hour: 20 connections, every gap within the 2 s tolerance.
+        let (avd4, vps, t) = (
+            ip("avd04"),
+            Ipv4Addr::new(146, 70, 117, 34),
+            day3 + 20 * HOUR + 2 * MIN,
+        );
+        let mut at = t;
+        for k in 0..20u64 {
+            self.flow(
+                at,
+                avd4,
+                vps,
+                443,
+                'T',
+                (ALLOW_INTERNET_OUT, NONE),
+                [1_200, 3_400],
+            );
+            at += 170 + [0, 1, 0, 0, 1][k as usize % 5] - [0, 0, 1, 0, 0][k as usize % 5];
+        }
+        truth.push(Case {
+            src_ip: Some(avd4),
+            dst_ip: Some(vps),
+            dst_port: Some(443),
+            ..case(
+                "beaconing",
+                true,
+                t,
+                at,
+                1.0,
+                "avd04 -> 146.70.117.34:443 every 170 s, 20 connections in an hour",
+            )
+        });
+        // Near miss: app02 checks in every 240 s, perfectly regular, but only 14 times in
+        // the hour (just under 15).
+        let (a2, vps2, t) = (
+            ip("app02"),
+            Ipv4Addr::new(146, 70, 117, 35),
+            day2 + 7 * HOUR + MIN,
+        );
+        for k in 0..14u64 {
+            self.flow(
+                t + k * 240,
+                a2,
+                vps2,
+                443,
+                'T',
+                (ALLOW_INTERNET_OUT, NONE),
+                [900, 2_000],
+            );
+        }
+        truth.push(Case {
+            src_ip: Some(a2),
+            dst_ip: Some(vps2),
+            dst_port: Some(443),
+            ..case(
+                "beaconing",
+                false,
+                t,
+                t + 13 * 240 + 1,
+                14.0,
+                "app02 -> 146.70.117.35:443 every 240 s, 14 connections (just under 15)",
+            )
+        });
+        // Near miss: avd06 connects 16 times in an hour, most gaps 180 s but 4 of 15 not:
+        // the most common gap covers 73% of the gaps (under 80%).
+        let (avd6, vps3, t) = (
+            ip("avd06"),
+            Ipv4Addr::new(146, 70, 117, 36),
+            day3 + 6 * HOUR + 3 * MIN,
+        );
+        let mut at = t;
+        let gaps = [
+            95u64, 180, 260, 180, 400, 180, 130, 180, 180, 180, 180, 180, 180, 180, 180,
+        ];
+        for k in 0..16 {
+            self.flow(
+                at,
+                avd6,
+                vps3,
+                8443,
+                'T',
+                (ALLOW_INTERNET_OUT, NONE),
+                [700, 1_500],
+            );
+            at += gaps.get(k).copied().unwrap_or(0);
+        }
+        truth.push(Case {
+            src_ip: Some(avd6),
+            dst_ip: Some(vps3),
+            dst_port: Some(8443),
+            ..case(
+                "beaconing",
+                false,
+                t,
+                at + 1,
+                11.0 / 15.0,
+                "avd06 -> 146.70.117.36:8443, 16 connections, 73% of the gaps 180 s (under 80%)",
+            )
+        });
         truth
     }
 }

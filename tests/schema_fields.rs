@@ -155,7 +155,8 @@ fn the_check_catches_an_undefined_field() {
 }
 
 /// Alerts as each detector raises them, every optional field set somewhere: a port scan by
-/// a listed scanner, a volume anomaly with baseline and ratio, a malicious flow with feeds.
+/// a listed scanner, a volume anomaly with baseline and ratio, a malicious flow with feeds,
+/// beaconing with its intervals.
 fn sample_alerts() -> Vec<nsgflow::detect::Alert> {
     use nsgflow::detect::{Alert, AlertContext, Detector, EvidenceKind, Severity};
     use nsgflow::labels::{Direction, Protocol};
@@ -222,7 +223,27 @@ fn sample_alerts() -> Vec<nsgflow::detect::Alert> {
         dst_port: Some(445),
         ..base.clone()
     };
-    vec![base, volume, sweep]
+    let beaconing = Alert {
+        detector: Detector::Beaconing,
+        summary:
+            "10.50.1.7 connected to 146.70.117.34:443/TCP 15 times in 1 h, 100% of them 170 s apart"
+                .into(),
+        subject: "10.50.1.7".parse().unwrap(),
+        src_ip: Some("10.50.1.7".parse().unwrap()),
+        dst_ip: Some("146.70.117.34".parse().unwrap()),
+        dst_port: Some(443),
+        direction: Some(Direction::Outbound),
+        observed: Some(1.0),
+        threshold: Some(0.8),
+        evidence: vec!["170".into(), "171".into()],
+        evidence_kind: Some(EvidenceKind::Intervals),
+        context: AlertContext {
+            class: Some("internal"),
+            ..AlertContext::default()
+        },
+        ..base.clone()
+    };
+    vec![base, volume, sweep, beaconing]
 }
 
 fn alert_paths(format: Format) -> (BTreeSet<String>, Vec<serde_json::Value>) {
@@ -308,6 +329,7 @@ fn alert_records_follow_their_schemas() {
         "last_seen",
         "evidence.ports",
         "evidence.addresses",
+        "evidence.intervals",
         "subject_class",
         "subject_network",
         "subject_vnet",

@@ -129,19 +129,38 @@ fn tuple_list(tuples: &[String]) -> String {
     quoted.join(",")
 }
 
-/// A one-line blob of exactly `tuples` tuples.
+/// A one-line blob of exactly `tuples` tuples, from 2026-03-02T10:00Z.
+#[allow(dead_code)]
 pub fn blob(tuples: usize, seed: u64) -> String {
+    blob_records(tuples, seed, 1_772_445_600, |minute| {
+        format!(
+            "2026-03-02T{:02}:{:02}:35.3899262Z",
+            10 + minute / 60 % 14,
+            minute % 60
+        )
+    })
+}
+
+/// [`blob`] starting at `start` (epoch seconds, a whole minute). A blob of `n` tuples spans
+/// at most `n / 40 + 1` minutes: starts that far apart give event time that moves on, as a
+/// live stream's does (a replayed blob is all late for windowed detectors).
+#[allow(dead_code)]
+pub fn blob_at(tuples: usize, seed: u64, start: u64) -> String {
+    blob_records(tuples, seed, start, |minute| {
+        let mut buf = [0u8; 24];
+        nsgflow::time::format_rfc3339_ms((start + minute * 60) * 1000 + 35_389, &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+fn blob_records(tuples: usize, seed: u64, start: u64, time_of: impl Fn(u64) -> String) -> String {
     let mut r = Rng::new(seed);
     let mut records = Vec::new();
     let mut left = tuples;
     let mut minute = 0u64;
     while left > 0 {
-        let ts = 1_772_445_600 + minute * 60;
-        let time = format!(
-            "2026-03-02T{:02}:{:02}:35.3899262Z",
-            10 + minute / 60 % 14,
-            minute % 60
-        );
+        let ts = start + minute * 60;
+        let time = time_of(minute);
         let n = left.min(40 + r.below(20) as usize);
         left -= n;
         if minute % 4 == 3 {

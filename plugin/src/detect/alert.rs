@@ -16,10 +16,11 @@ pub enum Detector {
     MaliciousFlow,
     NewExposure,
     VolumeAnomaly,
+    Beaconing,
 }
 
 impl Detector {
-    pub const ALL: [Detector; 7] = [
+    pub const ALL: [Detector; 8] = [
         Detector::PortScan,
         Detector::Sweep,
         Detector::DenyBurst,
@@ -27,6 +28,7 @@ impl Detector {
         Detector::MaliciousFlow,
         Detector::NewExposure,
         Detector::VolumeAnomaly,
+        Detector::Beaconing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +40,7 @@ impl Detector {
             Detector::MaliciousFlow => "malicious_flow",
             Detector::NewExposure => "new_exposure",
             Detector::VolumeAnomaly => "volume_anomaly",
+            Detector::Beaconing => "beaconing",
         }
     }
 
@@ -57,6 +60,9 @@ impl Detector {
                 "A host port received allowed traffic from the internet for the first time"
             }
             Detector::VolumeAnomaly => "Bytes of a host port far above its own baseline",
+            Detector::Beaconing => {
+                "One internal host connected to one public address and port at a regular interval"
+            }
         }
     }
 }
@@ -114,6 +120,8 @@ pub struct AlertContext {
 pub enum EvidenceKind {
     Ports,
     Addresses,
+    /// Gaps between connection starts, in seconds, most common first (`beaconing`).
+    Intervals,
 }
 
 /// One alert.

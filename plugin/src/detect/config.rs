@@ -51,6 +51,7 @@ pub struct DetectConfig {
     pub new_exposure: NewExposureConfig,
     /// The `volume_anomaly` detector.
     pub volume_anomaly: VolumeAnomalyConfig,
+    pub beaconing: BeaconingConfig,
 }
 
 impl Default for DetectConfig {
@@ -68,6 +69,7 @@ impl Default for DetectConfig {
             malicious_flow: MaliciousFlowConfig::default(),
             new_exposure: NewExposureConfig::default(),
             volume_anomaly: VolumeAnomalyConfig::default(),
+            beaconing: BeaconingConfig::default(),
         }
     }
 }
@@ -237,6 +239,37 @@ impl Default for VolumeAnomalyConfig {
     }
 }
 
+/// One internal source with at least `connections` outbound connection starts to one
+/// (public address, port, protocol) within `window`, where the most common gap between
+/// starts (gaps within `tolerance` of it counting as the same) covers at least `share` of
+/// the gaps. Sentinel Network Session Essentials' beaconing; RITA.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BeaconingConfig {
+    pub enabled: bool,
+    /// Connection starts in the window (default 15).
+    pub connections: u32,
+    /// The share of the gaps the most common gap must cover (default 0.8).
+    pub share: f64,
+    /// Gaps this close to the most common one count as the same (default `2s`: flow-log
+    /// times are whole seconds).
+    pub tolerance: Seconds,
+    /// Default `1h`.
+    pub window: Seconds,
+}
+
+impl Default for BeaconingConfig {
+    fn default() -> Self {
+        BeaconingConfig {
+            enabled: true,
+            connections: 15,
+            share: 0.8,
+            tolerance: Seconds(2),
+            window: Seconds(3600),
+        }
+    }
+}
+
 impl DetectConfig {
     /// Checks the values together; the error names the setting and says why.
     pub fn validate(&self) -> Result<(), String> {
@@ -247,6 +280,7 @@ impl DetectConfig {
             ("detect.fanout.window", self.fanout.window),
             ("detect.malicious_flow.window", self.malicious_flow.window),
             ("detect.volume_anomaly.bucket", self.volume_anomaly.bucket),
+            ("detect.beaconing.window", self.beaconing.window),
         ];
         for (name, w) in windows {
             if w.0 == 0 || w.0 > 86_400 {
@@ -266,6 +300,25 @@ impl DetectConfig {
         if self.port_scan.ports > 1024 || self.sweep.hosts > 1024 || self.fanout.destinations > 1024
         {
             return Err("detect.port_scan.ports, detect.sweep.hosts and detect.fanout.destinations must be at most 1024 (each subject keeps that many distinct values)".into());
+        }
+        let b = &self.beaconing;
+        if b.connections < 3 {
+            return Err(format!(
+                "detect.beaconing.connections {} must be at least 3 (two gaps to compare)",
+                b.connections
+            ));
+        }
+        if !(b.share > 0.0 && b.share <= 1.0) {
+            return Err(format!(
+                "detect.beaconing.share {} must be in (0, 1] (0.8: the most common gap covers 80% of the gaps)",
+                b.share
+            ));
+        }
+        if b.tolerance.0 >= b.window.0 {
+            return Err(format!(
+                "detect.beaconing.tolerance {} must be shorter than detect.beaconing.window {}",
+                b.tolerance, b.window
+            ));
         }
         let v = &self.volume_anomaly;
         if !(v.ratio > 1.0 && v.ratio.is_finite()) {

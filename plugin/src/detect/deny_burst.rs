@@ -3,33 +3,35 @@
 
 use crate::detect::alert::{Alert, Detector, Severity};
 use crate::detect::config::DenyBurstConfig;
-use crate::detect::table::{ip_word, Hit, Key, Table};
+use crate::detect::subject::Subject;
+use crate::detect::table::{Hit, Key, Table};
 use crate::detect::Ctx;
 use crate::event::FlowEvent;
 use crate::labels::{Action, FlowState};
 
 pub struct DenyBurst {
     pub config: DenyBurstConfig,
-    pub table: Table,
+    pub table: Table<()>,
 }
 
 impl DenyBurst {
     #[inline]
-    pub fn event(&mut self, e: &FlowEvent<'_>, ctx: &mut Ctx<'_>) {
+    pub fn event(&mut self, e: &FlowEvent<'_>, s: &Subject, ctx: &mut Ctx<'_>) {
         let t = e.tuple;
         if !(t.action == Action::Deny || t.state == Some(FlowState::Deny))
             || super::not_a_peer(e.src.class)
         {
             return;
         }
-        let key = Key {
-            a: ip_word(t.src_ip),
-            ..Key::default()
-        };
+        let key = Key::new(s.src, 0, 0);
+        let hashes = self.table.hashes();
+        let h = hashes.combine(s.src_hash, hashes.none(), 0);
         let n = self.config.denied;
-        let Hit::Fired(start, slot) = self
-            .table
-            .hit(key, t.timestamp_ms, ctx, None, |s| s.hits > n)
+        let Hit::Fired(start, slot) =
+            self.table
+                .hit(key, h, t.timestamp_ms, ctx, None, |hits, _| {
+                    u64::from(hits) > n
+                })
         else {
             return;
         };

@@ -4,19 +4,20 @@
 use crate::classify::AddressClass;
 use crate::detect::alert::{Alert, Detector, EvidenceKind, Severity};
 use crate::detect::config::FanoutConfig;
-use crate::detect::table::{ip_word, Hit, Key, Table};
+use crate::detect::subject::Subject;
+use crate::detect::table::{Distinct, Hit, Key, Table};
 use crate::detect::Ctx;
 use crate::event::FlowEvent;
 use crate::labels::{Action, Direction};
 
 pub struct Fanout {
     pub config: FanoutConfig,
-    pub table: Table,
+    pub table: Table<Distinct>,
 }
 
 impl Fanout {
     #[inline]
-    pub fn event(&mut self, e: &FlowEvent<'_>, ctx: &mut Ctx<'_>) {
+    pub fn event(&mut self, e: &FlowEvent<'_>, s: &Subject, ctx: &mut Ctx<'_>) {
         let t = e.tuple;
         if t.action != Action::Allow
             || !super::attempt(t)
@@ -26,18 +27,16 @@ impl Fanout {
         {
             return;
         }
-        let key = Key {
-            a: ip_word(t.src_ip),
-            ..Key::default()
-        };
+        let key = Key::new(s.src, 0, 0);
+        let hashes = self.table.hashes();
+        let h = hashes.combine(s.src_hash, hashes.none(), 0);
         let n = self.config.destinations;
-        let Hit::Fired(start, slot) = self.table.hit(
-            key,
-            t.timestamp_ms,
-            ctx,
-            Some((ip_word(t.dst_ip), n + 1)),
-            |s| s.values.len() > n,
-        ) else {
+        let Hit::Fired(start, slot) =
+            self.table
+                .hit(key, h, t.timestamp_ms, ctx, Some(s.dst), |_, distinct| {
+                    distinct > n
+                })
+        else {
             return;
         };
         ctx.alert(Alert {

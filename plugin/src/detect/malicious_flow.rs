@@ -4,34 +4,43 @@
 
 use crate::detect::alert::{Alert, Detector, Severity};
 use crate::detect::config::MaliciousFlowConfig;
-use crate::detect::table::{ip_word, Hit, Key, Table};
+use crate::detect::subject::Subject;
+use crate::detect::table::{Hit, Key, Table};
 use crate::detect::Ctx;
 use crate::event::FlowEvent;
 use crate::labels::{Action, Direction};
 
 pub struct MaliciousFlow {
     pub config: MaliciousFlowConfig,
-    pub table: Table,
+    pub table: Table<()>,
 }
 
 impl MaliciousFlow {
     #[inline]
-    pub fn event(&mut self, e: &FlowEvent<'_>, ctx: &mut Ctx<'_>) {
+    pub fn event(&mut self, e: &FlowEvent<'_>, s: &Subject, ctx: &mut Ctx<'_>) {
         let t = e.tuple;
         if t.action != Action::Allow || (e.src.reputation.is_none() && e.dst.reputation.is_none()) {
             return;
         }
         // The host is the side whose NIC logged the flow.
-        let (host, peer) = match t.direction {
-            Direction::Inbound => (&e.dst, &e.src),
-            Direction::Outbound => (&e.src, &e.dst),
+        let (host, peer, key, h) = match t.direction {
+            Direction::Inbound => (
+                &e.dst,
+                &e.src,
+                Key::new(s.dst, s.src, 0),
+                (s.dst_hash, s.src_hash),
+            ),
+            Direction::Outbound => (
+                &e.src,
+                &e.dst,
+                Key::new(s.src, s.dst, 0),
+                (s.src_hash, s.dst_hash),
+            ),
         };
-        let key = Key {
-            a: ip_word(host.ip),
-            b: ip_word(peer.ip),
-            c: 0,
-        };
-        let Hit::Fired(start, slot) = self.table.hit(key, t.timestamp_ms, ctx, None, |_| true)
+        let h = self.table.hashes().combine(h.0, h.1, 0);
+        let Hit::Fired(start, slot) = self
+            .table
+            .hit(key, h, t.timestamp_ms, ctx, None, |_, _| true)
         else {
             return;
         };

@@ -1,6 +1,6 @@
 //! Detection: an event handler next to aggregation that sees every enriched event and
 //! raises alerts for scans, sweeps, deny bursts, outbound fan-out, malicious flows, new
-//! internet exposure and volume anomalies.
+//! internet exposure, volume anomalies and beaconing.
 //!
 //! Windows and baselines run on event time (the tuple's own timestamp), never the wall
 //! clock: replaying a week of blobs raises the same alerts as running live, and a run split
@@ -28,6 +28,7 @@
 //! ```
 
 pub mod alert;
+pub mod beaconing;
 pub mod config;
 pub mod deny_burst;
 pub mod fanout;
@@ -35,6 +36,7 @@ pub mod malicious_flow;
 pub mod new_exposure;
 pub mod port_scan;
 pub mod state;
+pub mod subject;
 pub mod sweep;
 pub mod table;
 pub mod volume_anomaly;
@@ -50,7 +52,8 @@ use crate::event::{Enricher, FlowEvent};
 use crate::labels::{Action, FlowState};
 use crate::tuple::FlowTuple;
 
-use table::{word_ip, Slot, Table};
+use subject::{word_ip, Hashes, Subject};
+use table::{Snapshot, Table};
 
 /// What the detectors share while handling one event.
 pub struct Ctx<'a> {
@@ -94,7 +97,7 @@ impl<'a> Ctx<'a> {
         subject: IpAddr,
         window_start_ms: u64,
         window_ms: u64,
-        slot: &Slot,
+        slot: &Snapshot,
     ) -> Alert {
         Alert {
             detector,
@@ -224,6 +227,7 @@ pub struct Detection {
     malicious_flow: Option<malicious_flow::MaliciousFlow>,
     new_exposure: Option<new_exposure::NewExposure>,
     volume_anomaly: Option<volume_anomaly::VolumeAnomaly>,
+    beaconing: Option<beaconing::Beaconing>,
     watermark_ms: u64,
     first_ms: u64,
     late: u64,
@@ -232,6 +236,8 @@ pub struct Detection {
     /// Enriches alert subjects when they are written (a view on the engine's feeds and
     /// topology).
     enricher: Enricher,
+    /// Every table's hash: each event's addresses are hashed once for all detectors.
+    hashes: Hashes,
 }
 
 impl Detection {
@@ -241,48 +247,71 @@ impl Detection {
         config.validate()?;
         let late = config.allowed_lateness.as_millis();
         let cap = config.max_subjects;
-        let table = |w: crate::aggregate::Seconds| Table::new(w.as_millis(), late, cap);
+        let hashes = Hashes::default();
+        fn table<P: table::Payload>(
+            w: crate::aggregate::Seconds,
+            keep: usize,
+            late: u64,
+            cap: usize,
+            hashes: Hashes,
+        ) -> Table<P> {
+            Table::new(w.as_millis(), late, cap, keep, hashes)
+        }
         let c = config;
         Ok(Detection {
             port_scan: c.port_scan.enabled.then(|| port_scan::PortScan {
                 config: c.port_scan.clone(),
-                table: table(c.port_scan.window),
+                table: table(c.port_scan.window, c.port_scan.ports, late, cap, hashes),
             }),
             sweep: c.sweep.enabled.then(|| sweep::Sweep {
                 config: c.sweep.clone(),
-                table: table(c.sweep.window),
+                table: table(c.sweep.window, c.sweep.hosts, late, cap, hashes),
             }),
             deny_burst: c.deny_burst.enabled.then(|| deny_burst::DenyBurst {
                 config: c.deny_burst.clone(),
-                table: table(c.deny_burst.window),
+                table: table(c.deny_burst.window, 0, late, cap, hashes),
             }),
             fanout: c.fanout.enabled.then(|| fanout::Fanout {
                 config: c.fanout.clone(),
-                table: table(c.fanout.window),
+                table: table(
+                    c.fanout.window,
+                    c.fanout.destinations + 1,
+                    late,
+                    cap,
+                    hashes,
+                ),
             }),
             malicious_flow: (c.malicious_flow.enabled && enricher.reputation.is_some()).then(
                 || malicious_flow::MaliciousFlow {
                     config: c.malicious_flow.clone(),
-                    table: table(c.malicious_flow.window),
+                    table: table(c.malicious_flow.window, 0, late, cap, hashes),
                 },
             ),
             new_exposure: c.new_exposure.enabled.then(|| new_exposure::NewExposure {
                 config: c.new_exposure.clone(),
-                seen: Default::default(),
+                seen: table::KeyMap::new(hashes),
                 cap,
                 evictions: 0,
+                hashes,
             }),
             volume_anomaly: c
                 .volume_anomaly
                 .enabled
                 .then(|| volume_anomaly::VolumeAnomaly {
                     config: c.volume_anomaly.clone(),
-                    keys: Default::default(),
+                    keys: table::KeyMap::new(hashes),
                     quiet_until: Default::default(),
                     cap,
                     evictions: 0,
                     next_sweep_ms: 0,
+                    hashes,
+                    open: Default::default(),
+                    spare: Vec::new(),
                 }),
+            beaconing: c.beaconing.enabled.then(|| beaconing::Beaconing {
+                config: c.beaconing.clone(),
+                table: table(c.beaconing.window, 0, late, cap, hashes),
+            }),
             config: config.clone(),
             watermark_ms: 0,
             first_ms: u64::MAX,
@@ -290,6 +319,7 @@ impl Detection {
             pending: Vec::new(),
             alerts: BTreeMap::new(),
             enricher,
+            hashes,
         })
     }
 
@@ -303,6 +333,7 @@ impl Detection {
             self.malicious_flow.is_some(),
             self.new_exposure.is_some(),
             self.volume_anomaly.is_some(),
+            self.beaconing.is_some(),
         ];
         Detector::ALL
             .into_iter()
@@ -327,26 +358,31 @@ impl Detection {
             self.first_ms,
             &mut self.pending,
         );
+        // The addresses, hashed once for every detector.
+        let s = Subject::new(&self.hashes, e.tuple.src_ip, e.tuple.dst_ip);
         if let Some(d) = self.port_scan.as_mut() {
-            d.event(e, &mut ctx);
+            d.event(e, &s, &mut ctx);
         }
         if let Some(d) = self.sweep.as_mut() {
-            d.event(e, &mut ctx);
+            d.event(e, &s, &mut ctx);
         }
         if let Some(d) = self.deny_burst.as_mut() {
-            d.event(e, &mut ctx);
+            d.event(e, &s, &mut ctx);
         }
         if let Some(d) = self.fanout.as_mut() {
-            d.event(e, &mut ctx);
+            d.event(e, &s, &mut ctx);
         }
         if let Some(d) = self.malicious_flow.as_mut() {
-            d.event(e, &mut ctx);
+            d.event(e, &s, &mut ctx);
         }
         if let Some(d) = self.new_exposure.as_mut() {
-            d.event(e, &mut ctx);
+            d.event(e, &s, &mut ctx);
         }
         if let Some(d) = self.volume_anomaly.as_mut() {
-            d.event(e, &mut ctx);
+            d.event(e, &s, &mut ctx);
+        }
+        if let Some(d) = self.beaconing.as_mut() {
+            d.event(e, &s, &mut ctx);
         }
         self.late += ctx.late;
     }
@@ -416,39 +452,55 @@ impl Detection {
         let mut evictions = BTreeMap::new();
         let mut tracked = 0;
         let mut bytes = 0;
-        let tables = [
+        fn table<P: table::Payload>(t: &Table<P>) -> (usize, usize, u64) {
+            (t.len(), t.bytes(), t.evictions)
+        }
+        let rows = [
             (
                 Detector::PortScan,
-                self.port_scan.as_ref().map(|d| &d.table),
+                self.port_scan.as_ref().map(|x| table(&x.table)),
             ),
-            (Detector::Sweep, self.sweep.as_ref().map(|d| &d.table)),
+            (
+                Detector::Sweep,
+                self.sweep.as_ref().map(|x| table(&x.table)),
+            ),
             (
                 Detector::DenyBurst,
-                self.deny_burst.as_ref().map(|d| &d.table),
+                self.deny_burst.as_ref().map(|x| table(&x.table)),
             ),
-            (Detector::Fanout, self.fanout.as_ref().map(|d| &d.table)),
+            (
+                Detector::Fanout,
+                self.fanout.as_ref().map(|x| table(&x.table)),
+            ),
             (
                 Detector::MaliciousFlow,
-                self.malicious_flow.as_ref().map(|d| &d.table),
+                self.malicious_flow.as_ref().map(|x| table(&x.table)),
+            ),
+            (
+                Detector::NewExposure,
+                self.new_exposure
+                    .as_ref()
+                    .map(|x| (x.seen.len(), x.seen.bytes(), x.evictions)),
+            ),
+            (
+                Detector::VolumeAnomaly,
+                self.volume_anomaly.as_ref().map(|v| {
+                    let quiet =
+                        v.quiet_until.capacity() * (std::mem::size_of::<(table::Key, u64)>() + 8);
+                    (v.keys.len(), v.keys.bytes() + quiet, v.evictions)
+                }),
+            ),
+            (
+                Detector::Beaconing,
+                self.beaconing.as_ref().map(|x| table(&x.table)),
             ),
         ];
-        for (d, t) in tables {
-            if let Some(t) = t {
-                evictions.insert(d.as_str(), t.evictions);
-                tracked += t.slots.len();
-                bytes += t.bytes();
+        for (d, row) in rows {
+            if let Some((n, b, evicted)) = row {
+                evictions.insert(d.as_str(), evicted);
+                tracked += n;
+                bytes += b;
             }
-        }
-        if let Some(x) = &self.new_exposure {
-            evictions.insert(Detector::NewExposure.as_str(), x.evictions);
-            tracked += x.seen.len();
-            bytes += x.seen.capacity() * (std::mem::size_of::<table::Key>() + 8);
-        }
-        if let Some(v) = &self.volume_anomaly {
-            evictions.insert(Detector::VolumeAnomaly.as_str(), v.evictions);
-            tracked += v.keys.len();
-            bytes += v.keys.capacity()
-                * (std::mem::size_of::<(table::Key, volume_anomaly::Baseline)>() + 8);
         }
         let mut alerts = self.alerts.clone();
         for d in self.detectors() {

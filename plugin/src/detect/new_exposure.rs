@@ -5,7 +5,8 @@
 use crate::classify::AddressClass;
 use crate::detect::alert::{Alert, Detector, Severity};
 use crate::detect::config::NewExposureConfig;
-use crate::detect::table::{ip_word, FastSet, Key, Slot};
+use crate::detect::subject::Subject;
+use crate::detect::table::{Key, KeyMap, Snapshot};
 use crate::detect::Ctx;
 use crate::event::FlowEvent;
 use crate::labels::{Action, Direction};
@@ -13,14 +14,15 @@ use crate::labels::{Action, Direction};
 pub struct NewExposure {
     pub config: NewExposureConfig,
     /// (host, port, protocol) reached from the internet so far.
-    pub seen: FastSet<Key>,
+    pub seen: KeyMap<()>,
     pub cap: usize,
     pub evictions: u64,
+    pub hashes: crate::detect::subject::Hashes,
 }
 
 impl NewExposure {
     #[inline]
-    pub fn event(&mut self, e: &FlowEvent<'_>, ctx: &mut Ctx<'_>) {
+    pub fn event(&mut self, e: &FlowEvent<'_>, s: &Subject, ctx: &mut Ctx<'_>) {
         let t = e.tuple;
         if t.action != Action::Allow
             || t.direction != Direction::Inbound
@@ -29,12 +31,10 @@ impl NewExposure {
         {
             return;
         }
-        let key = Key {
-            a: ip_word(t.dst_ip),
-            b: 0,
-            c: u32::from(t.dst_port) << 8 | u32::from(t.protocol.iana_number()),
-        };
-        if self.seen.contains(&key) {
+        let c = u32::from(t.dst_port) << 8 | u32::from(t.protocol.iana_number());
+        let key = Key::new(s.dst, 0, c);
+        let h = self.hashes.combine(s.dst_hash, self.hashes.none(), c);
+        if self.seen.get_mut(h, &key).is_some() {
             return;
         }
         if self.seen.len() >= self.cap {
@@ -42,7 +42,7 @@ impl NewExposure {
             self.evictions += self.seen.len() as u64;
             self.seen.clear();
         }
-        self.seen.insert(key);
+        self.seen.insert_new(h, key, ());
         let learn_until = ctx
             .first_ms
             .saturating_add(self.config.learning.as_millis());
@@ -50,12 +50,11 @@ impl NewExposure {
             return;
         }
         let ts = t.timestamp_ms;
-        let slot = Slot {
-            values: Vec::new(),
+        let slot = Snapshot {
             hits: 1,
             first_ms: ts,
             last_ms: ts,
-            done: true,
+            values: Vec::new(),
         };
         ctx.alert(Alert {
             summary: format!(

@@ -5,34 +5,33 @@
 
 use crate::detect::alert::{Alert, Detector, EvidenceKind, Severity};
 use crate::detect::config::PortScanConfig;
-use crate::detect::table::{ip_word, Hit, Key, Table};
+use crate::detect::subject::Subject;
+use crate::detect::table::{Distinct, Hit, Key, Table};
 use crate::detect::Ctx;
 use crate::event::FlowEvent;
 
 pub struct PortScan {
     pub config: PortScanConfig,
-    pub table: Table,
+    pub table: Table<Distinct>,
 }
 
 impl PortScan {
     #[inline]
-    pub fn event(&mut self, e: &FlowEvent<'_>, ctx: &mut Ctx<'_>) {
+    pub fn event(&mut self, e: &FlowEvent<'_>, s: &Subject, ctx: &mut Ctx<'_>) {
         let t = e.tuple;
         if !super::failed(t) || super::not_a_peer(e.src.class) {
             return;
         }
-        let key = Key {
-            a: ip_word(t.src_ip),
-            b: ip_word(t.dst_ip),
-            c: 0,
-        };
+        let key = Key::new(s.src, s.dst, 0);
+        let h = self.table.hashes().combine(s.src_hash, s.dst_hash, 0);
         let n = self.config.ports;
         let Hit::Fired(start, slot) = self.table.hit(
             key,
+            h,
             t.timestamp_ms,
             ctx,
-            Some((t.dst_port as u128, n)),
-            |s| s.values.len() >= n,
+            Some(u128::from(t.dst_port)),
+            |_, distinct| distinct >= n,
         ) else {
             return;
         };

@@ -14,12 +14,17 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::beaconing::Gaps;
 use super::table::{Key, TableState};
+
+type Saved = TableState<Vec<u128>>;
 use super::volume_anomaly::Baseline;
 use super::Detection;
 
 const FORMAT: &str = "nsgflow-detect-state";
-const VERSION: u32 = 1;
+/// Version 2 added `beaconing`; a version 1 file (without it) loads as is.
+const VERSION: u32 = 2;
+const OLDEST: u32 = 1;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct StateFile {
@@ -28,7 +33,7 @@ struct StateFile {
     watermark_ms: u64,
     first_ms: u64,
     #[serde(default)]
-    tables: BTreeMap<String, TableState>,
+    tables: BTreeMap<String, Saved>,
     #[serde(default)]
     exposures: Vec<Key>,
     #[serde(default)]
@@ -37,6 +42,8 @@ struct StateFile {
     volume_quiet: Vec<(Key, u64)>,
     #[serde(default)]
     volume_next_sweep_ms: u64,
+    #[serde(default)]
+    beaconing: Option<TableState<Gaps>>,
 }
 
 /// Why a state file could not be used.
@@ -65,11 +72,11 @@ impl Detection {
         }
         let s: StateFile =
             serde_json::from_value(value).map_err(|e| error(path, &format!("damaged: {e}")))?;
-        if s.version != VERSION {
+        if !(OLDEST..=VERSION).contains(&s.version) {
             return Err(error(
                 path,
                 &format!(
-                    "version {} is not the {VERSION} this nsgflow writes",
+                    "version {} is not one this nsgflow reads ({OLDEST} to {VERSION}; a newer nsgflow wrote it?)",
                     s.version
                 ),
             ));
@@ -83,12 +90,22 @@ impl Detection {
             }
         }
         if let Some(x) = self.new_exposure.as_mut() {
-            x.seen = s.exposures.into_iter().collect();
+            x.seen.clear();
+            for k in s.exposures {
+                x.seen.insert(k, ());
+            }
         }
         if let Some(v) = self.volume_anomaly.as_mut() {
-            v.keys = s.volume.into_iter().collect();
+            v.keys.clear();
+            for (k, b) in s.volume {
+                v.keys.insert(k, b);
+            }
             v.quiet_until = s.volume_quiet.into_iter().collect();
             v.next_sweep_ms = s.volume_next_sweep_ms;
+            v.reindex();
+        }
+        if let (Some(b), Some(saved)) = (self.beaconing.as_mut(), s.beaconing) {
+            b.table.restore(saved);
         }
         Ok(true)
     }
@@ -100,15 +117,14 @@ impl Detection {
         for (name, t) in self.tables_mut() {
             tables.insert(name.to_string(), t.to_state());
         }
-        let mut exposures: Vec<Key> = self
+        let exposures: Vec<Key> = self
             .new_exposure
             .as_ref()
-            .map(|x| x.seen.iter().copied().collect())
+            .map(|x| x.seen.sorted().into_iter().map(|e| e.0).collect())
             .unwrap_or_default();
-        exposures.sort();
-        let (mut volume, mut volume_quiet, next) = match &self.volume_anomaly {
+        let (volume, mut volume_quiet, next) = match &self.volume_anomaly {
             Some(v) => (
-                v.keys.iter().map(|(k, b)| (*k, *b)).collect::<Vec<_>>(),
+                v.keys.sorted(),
                 v.quiet_until
                     .iter()
                     .map(|(k, u)| (*k, *u))
@@ -117,8 +133,7 @@ impl Detection {
             ),
             None => (Vec::new(), Vec::new(), 0),
         };
-        volume.sort_by_key(|v| v.0);
-        volume_quiet.sort();
+        volume_quiet.sort_by_key(|q| (q.0.order(), q.1));
         let s = StateFile {
             format: FORMAT.into(),
             version: VERSION,
@@ -129,6 +144,7 @@ impl Detection {
             volume,
             volume_quiet,
             volume_next_sweep_ms: next,
+            beaconing: self.beaconing.as_ref().map(|b| b.table.to_state()),
         };
         let json = serde_json::to_vec(&s).map_err(|e| error(path, &e.to_string()))?;
         let mut tmp = path.as_os_str().to_owned();
@@ -143,23 +159,48 @@ impl Detection {
         write().map_err(|e| error(path, &format!("cannot write it: {e}")))
     }
 
-    fn tables_mut(&mut self) -> Vec<(&'static str, &mut super::Table)> {
+    fn tables_mut(&mut self) -> Vec<(&'static str, &mut dyn Saving)> {
         let mut v = Vec::new();
         if let Some(d) = self.port_scan.as_mut() {
-            v.push(("port_scan", &mut d.table));
+            v.push(("port_scan", &mut d.table as &mut dyn Saving));
         }
         if let Some(d) = self.sweep.as_mut() {
-            v.push(("sweep", &mut d.table));
+            v.push(("sweep", &mut d.table as &mut dyn Saving));
         }
         if let Some(d) = self.deny_burst.as_mut() {
-            v.push(("deny_burst", &mut d.table));
+            v.push(("deny_burst", &mut d.table as &mut dyn Saving));
         }
         if let Some(d) = self.fanout.as_mut() {
-            v.push(("fanout", &mut d.table));
+            v.push(("fanout", &mut d.table as &mut dyn Saving));
         }
         if let Some(d) = self.malicious_flow.as_mut() {
-            v.push(("malicious_flow", &mut d.table));
+            v.push(("malicious_flow", &mut d.table as &mut dyn Saving));
         }
         v
+    }
+}
+
+/// A table that saves to and restores from the state file's `tables` (a distinct set, or
+/// nothing, per slot: the file's shape is the same for both).
+trait Saving {
+    fn to_state(&self) -> Saved;
+    fn restore(&mut self, s: Saved);
+}
+
+impl Saving for super::Table<super::table::Distinct> {
+    fn to_state(&self) -> Saved {
+        super::Table::to_state(self)
+    }
+    fn restore(&mut self, s: Saved) {
+        super::Table::restore(self, s)
+    }
+}
+
+impl Saving for super::Table<()> {
+    fn to_state(&self) -> Saved {
+        super::Table::to_state(self)
+    }
+    fn restore(&mut self, s: Saved) {
+        super::Table::restore(self, s)
     }
 }

@@ -3,35 +3,34 @@
 
 use crate::detect::alert::{Alert, Detector, EvidenceKind, Severity};
 use crate::detect::config::SweepConfig;
-use crate::detect::table::{ip_word, Hit, Key, Table};
+use crate::detect::subject::Subject;
+use crate::detect::table::{Distinct, Hit, Key, Table};
 use crate::detect::Ctx;
 use crate::event::FlowEvent;
 
 pub struct Sweep {
     pub config: SweepConfig,
-    pub table: Table,
+    pub table: Table<Distinct>,
 }
 
 impl Sweep {
     #[inline]
-    pub fn event(&mut self, e: &FlowEvent<'_>, ctx: &mut Ctx<'_>) {
+    pub fn event(&mut self, e: &FlowEvent<'_>, s: &Subject, ctx: &mut Ctx<'_>) {
         let t = e.tuple;
         if !super::attempt(t) || super::not_a_peer(e.src.class) {
             return;
         }
-        let key = Key {
-            a: ip_word(t.src_ip),
-            b: 0,
-            c: u32::from(t.dst_port) << 8 | u32::from(t.protocol.iana_number()),
-        };
+        let c = u32::from(t.dst_port) << 8 | u32::from(t.protocol.iana_number());
+        let key = Key::new(s.src, 0, c);
+        let hashes = self.table.hashes();
+        let h = hashes.combine(s.src_hash, hashes.none(), c);
         let n = self.config.hosts;
-        let Hit::Fired(start, slot) = self.table.hit(
-            key,
-            t.timestamp_ms,
-            ctx,
-            Some((ip_word(t.dst_ip), n)),
-            |s| s.values.len() >= n,
-        ) else {
+        let Hit::Fired(start, slot) =
+            self.table
+                .hit(key, h, t.timestamp_ms, ctx, Some(s.dst), |_, distinct| {
+                    distinct >= n
+                })
+        else {
             return;
         };
         let internal = !matches!(e.src.class, crate::classify::AddressClass::Public);

@@ -74,6 +74,7 @@ fn round(x: f64) -> f64 {
 fn evidence_key(a: &Alert) -> &'static str {
     match a.evidence_kind {
         Some(EvidenceKind::Ports) => "ports",
+        Some(EvidenceKind::Intervals) => "intervals",
         _ => "addresses",
     }
 }
