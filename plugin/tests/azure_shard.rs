@@ -372,3 +372,76 @@ fn once_runs_skip_the_folder_walk_until_rediscovery_is_due() {
     let _ = std::fs::remove_dir_all(&walk_every_run);
     let _ = std::fs::remove_dir_all(&stored);
 }
+
+/// `nsgflow tail --once --shard K/N` as a user runs it (the binary, the flag, the env var).
+fn tail(az: &Azurite, args: &[&str], shard_env: Option<&str>) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nsgflow"));
+    c.arg("tail").args(args);
+    for v in [
+        "AZURE_STORAGE_ACCOUNT",
+        "AZURE_STORAGE_KEY",
+        "AZURE_STORAGE_SAS_TOKEN",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("AZURE_STORAGE_CONNECTION_STRING", az.connection_string());
+    match shard_env {
+        Some(s) => c.env("NSGFLOW_SHARD", s),
+        None => c.env_remove("NSGFLOW_SHARD"),
+    };
+    c.output().unwrap()
+}
+
+#[test]
+fn the_binary_takes_the_shard_from_the_flag_or_nsgflow_shard_and_says_which_it_is() {
+    let Some(az) = Azurite::start("shard_cli") else {
+        return;
+    };
+    let writer = client(&az);
+    let mut blobs = resources(Hour::now_minus(0));
+    for w in blobs.iter_mut() {
+        w.minute(writer, 0, 3);
+    }
+    let cp = tmpdir("cli");
+    let cp_arg = cp.to_str().unwrap();
+    let args = ["--once", "--checkpoint-dir", cp_arg];
+    let mut all = String::new();
+    for round in 0..2 {
+        if round == 1 {
+            for w in blobs.iter_mut() {
+                w.minute(writer, 1, 3);
+            }
+        }
+        let by_flag = tail(&az, &[&args[..], &["--shard", "0/2"]].concat(), Some("1/2"));
+        let by_env = tail(&az, &args, Some("nsgflow-tail-1/2"));
+        for (k, o) in [by_flag, by_env].iter().enumerate() {
+            let err = String::from_utf8_lossy(&o.stderr);
+            eprintln!("replica {k}/2, run {round}: {err}");
+            assert!(o.status.success(), "{err}");
+            assert!(err.contains(&format!("azure: replica {k}/2,")), "{err}");
+            // The first run of each walks; the second uses the stored walk.
+            let walks = if round == 0 && k == 0 { 1 } else { 0 };
+            assert!(err.contains(&format!("{walks} folder walks")), "{err}");
+            all.push_str(&String::from_utf8_lossy(&o.stdout));
+        }
+    }
+    let (seen, _) = count_events(&all);
+    let expected: usize = blobs.iter().map(|w| w.events.len()).sum();
+    assert_eq!(seen.len(), expected);
+    assert!(seen.values().all(|&n| n == 1));
+    // A bad value says where it came from and what to write.
+    let o = tail(&az, &args, Some("2/2"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("NSGFLOW_SHARD") && err.contains("K = 2") && err.contains("K/N"),
+        "{err}"
+    );
+    let o = tail(&az, &[&args[..], &["--shard", "1"]].concat(), None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--shard") && err.contains("has no /"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&cp).unwrap();
+}

@@ -177,6 +177,15 @@ impl Fence {
         Ok(found)
     }
 
+    /// The host of a fresh heartbeat of this same K/N written from another host: two
+    /// replicas were given the same K. (A restart on the same host takes its place.)
+    fn twin(&self, now: u64) -> Option<String> {
+        let t = fs::read_to_string(self.heartbeat_path()).ok()?;
+        let hb: Heartbeat = serde_json::from_str(&t).ok()?;
+        (hb.host != self.host && now.saturating_sub(hb.at) < self.stale.as_secs())
+            .then_some(hb.host)
+    }
+
     fn touch(&mut self, now: u64) -> Result<(), String> {
         let hb = Heartbeat {
             index: self.shard.index,
@@ -198,6 +207,19 @@ impl Fence {
     pub fn check(&mut self) -> Result<FenceState, String> {
         let now = now_secs();
         let plan = self.plan()?;
+        if let Some(twin) = self.twin(now) {
+            let why = format!(
+                "another replica runs as {} on host {twin}: give each replica its own K; this one (host {}) {}",
+                self.shard,
+                self.host,
+                if self.active { "stops" } else { "waits" }
+            );
+            return Ok(if std::mem::take(&mut self.active) {
+                FenceState::Superseded(why)
+            } else {
+                FenceState::Waiting(why)
+            });
+        }
         if plan
             .as_ref()
             .is_some_and(|p| p.replicas == self.shard.count)
@@ -353,6 +375,27 @@ mod tests {
             other.bad_files
         );
         drop(new);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn two_replicas_given_the_same_k_on_two_hosts_do_not_both_read() {
+        let d = dir("twin");
+        let shard = Shard { index: 1, count: 2 };
+        let mut a = Fence::open(&d, shard, STALE).unwrap();
+        assert_eq!(a.check().unwrap(), FenceState::Active);
+        let mut b = Fence::open(&d, shard, STALE).unwrap();
+        b.host = "other-host".into();
+        match b.check().unwrap() {
+            FenceState::Waiting(why) => {
+                assert!(why.contains("give each replica its own K"), "{why}")
+            }
+            s => panic!("{s:?}"),
+        }
+        // A restart on the same host is no twin.
+        let mut again = Fence::open(&d, shard, STALE).unwrap();
+        assert_eq!(again.check().unwrap(), FenceState::Active);
+        drop((a, again));
         fs::remove_dir_all(&d).unwrap();
     }
 }
