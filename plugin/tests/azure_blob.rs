@@ -5,55 +5,18 @@ mod support;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use nsgflow::blob::auth::Credentials;
 use nsgflow::blob::client::BlobClient;
-use nsgflow::blob::config::{AzureBlobConfig, NSG_CONTAINER, VNET_CONTAINER};
+use nsgflow::blob::config::AzureBlobConfig;
 use nsgflow::blob::poll::{BlobSource, PollReport};
-use nsgflow::blob::retry::RetryPolicy;
-use nsgflow::encode::{encoder, EncodeOptions, Format};
-use nsgflow::engine::Engine;
-use nsgflow::output::{DeadLetterWriter, EventWriter};
-use nsgflow::pipeline::{Output, Pipeline};
+use nsgflow::pipeline::Pipeline;
 
 use support::azurite::Azurite;
+use support::sink::{leaked_client, pipeline, SharedBuf};
 use support::writer::{count_events, BlobWriter, Hour, Kind, Rng};
 
-#[derive(Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SharedBuf {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nsgflow-azure-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn client(az: &Azurite) -> &'static BlobClient {
-    let creds = Credentials::from_connection_string(&az.connection_string()).unwrap();
-    Box::leak(Box::new(BlobClient::new(
-        creds,
-        RetryPolicy::default(),
-        Duration::from_secs(20),
-    )))
+    support::sink::tmpdir("azure", name)
 }
 
 /// The reader under test, in process, writing NDJSON into a buffer.
@@ -94,22 +57,6 @@ impl Reader {
             .extend(r.messages.iter().map(|m| m.to_string()));
         r
     }
-}
-
-/// Flat events to `out`, dead letters to `dead`.
-fn pipeline(out: Box<dyn Write + Send>, dead: &SharedBuf) -> Pipeline<Box<dyn Write + Send>> {
-    Pipeline::new(
-        Engine::default(),
-        Output::Events,
-        encoder(Format::Flat, &EncodeOptions::default()),
-        EventWriter::new(out),
-        DeadLetterWriter::new(Some(Box::new(dead.clone()))),
-    )
-}
-
-fn setup(c: &BlobClient) {
-    c.create_container(NSG_CONTAINER).unwrap();
-    c.create_container(VNET_CONTAINER).unwrap();
 }
 
 /// Writes an hour of blobs for `macs` (NSG) and one VNet blob, one commit per simulated
@@ -153,8 +100,7 @@ fn each_record_is_read_exactly_once_across_polls_and_an_hour_rollover() {
     let Some(az) = Azurite::start("exactly_once") else {
         return;
     };
-    let c = client(&az);
-    setup(c);
+    let c = leaked_client(&az);
     let mut rng = Rng::from_env_or_time();
     let mut reader = Reader::new(c, tmpdir("once"), 3);
 
@@ -226,8 +172,7 @@ fn a_simulated_hour_downloads_at_most_1_05_times_the_blob_bytes() {
     let Some(az) = Azurite::start("efficiency") else {
         return;
     };
-    let c = client(&az);
-    setup(c);
+    let c = leaked_client(&az);
     let mut rng = Rng::from_env_or_time();
     let mut reader = Reader::new(c, tmpdir("efficiency"), 3);
     let hour = Hour::now_minus(1);
@@ -266,8 +211,7 @@ fn a_rewritten_blob_is_read_again_without_loss_and_duplicates_are_bounded_and_re
     let Some(az) = Azurite::start("rewrite") else {
         return;
     };
-    let c = client(&az);
-    setup(c);
+    let c = leaked_client(&az);
     let mut reader = Reader::new(c, tmpdir("rewrite"), 3);
     let hour = Hour::now_minus(0);
     let mut w = BlobWriter::new(Kind::Nsg, hour, "00224884D0E2", 10_000);
@@ -369,8 +313,7 @@ fn a_read_stopped_midway_is_finished_later_although_the_blob_did_not_change() {
     let Some(az) = Azurite::start("midway") else {
         return;
     };
-    let c = client(&az);
-    setup(c);
+    let c = leaked_client(&az);
     let dir = tmpdir("midway");
     let mut w = BlobWriter::new(Kind::Nsg, Hour::now_minus(0), "00224884D0E2", 10_000);
     for minute in 0..8 {
@@ -418,8 +361,7 @@ fn bad_blocks_go_to_the_dead_letter_output_and_the_good_ones_around_them_are_rea
     let Some(az) = Azurite::start("bad_blocks") else {
         return;
     };
-    let c = client(&az);
-    setup(c);
+    let c = leaked_client(&az);
     let mut reader = Reader::new(c, tmpdir("bad_blocks"), 3);
     let mut w = BlobWriter::new(Kind::Nsg, Hour::now_minus(0), "00224884D0E2", 10_000);
     w.minute(c, 0, 3);

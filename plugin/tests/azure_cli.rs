@@ -78,7 +78,7 @@ fn killed_with_sigkill_at_random_points_and_restarted_it_loses_nothing() {
     let Some(az) = Azurite::start("crash") else {
         return;
     };
-    let _containers = client(&az);
+    let containers = client(&az);
     let dir = tmpdir("crash");
     let mut rng = Rng::from_env_or_time();
     let hour = Hour::now_minus(0);
@@ -87,6 +87,11 @@ fn killed_with_sigkill_at_random_points_and_restarted_it_loses_nothing() {
         BlobWriter::new(Kind::Nsg, hour, "0022489A4C17", 20_000),
         BlobWriter::new(Kind::Vnet, hour, "6045BDA1C3F2", 30_000),
     ];
+    // Every resource folder exists before the first run: a run stores the folders it walked,
+    // and the next runs use them until rediscovery is due (an hour), as in production.
+    for w in writers.iter_mut() {
+        w.minute(&containers, 0, 5);
+    }
     // One committed block per record and a checkpoint per block (--batch-bytes 1), so a
     // kill can repeat at most one record.
     let cp = dir.join("checkpoints");
@@ -113,7 +118,7 @@ fn killed_with_sigkill_at_random_points_and_restarted_it_loses_nothing() {
                 Duration::from_secs(20),
             );
             let mut rng = Rng(seed);
-            for minute in 0..45 {
+            for minute in 1..45 {
                 for w in writers.iter_mut() {
                     let tuples = 2 + rng.below(8) as u32;
                     w.minute(&c, minute, tuples);
@@ -413,15 +418,19 @@ fn aggregating_tail_killed_with_sigkill_loses_no_tuple() {
     let Some(az) = Azurite::start("crash-agg") else {
         return;
     };
-    let _containers = client(&az);
+    let containers = client(&az);
     let dir = tmpdir("crash-agg");
     let mut rng = Rng::from_env_or_time();
     let hour = Hour::now_minus(0);
-    let writers = vec![
+    let mut writers = vec![
         BlobWriter::new(Kind::Nsg, hour, "00224884D0E2", 10_000),
         BlobWriter::new(Kind::Nsg, hour, "0022489A4C17", 20_000),
         BlobWriter::new(Kind::Vnet, hour, "6045BDA1C3F2", 30_000),
     ];
+    // Every resource folder exists before the first run (see the test above).
+    for w in writers.iter_mut() {
+        w.minute(&containers, 0, 5);
+    }
     let cp = dir.join("checkpoints");
     let args = [
         "--aggregate",
@@ -446,7 +455,7 @@ fn aggregating_tail_killed_with_sigkill_loses_no_tuple() {
                 Duration::from_secs(20),
             );
             let mut rng = Rng(seed);
-            for minute in 0..45 {
+            for minute in 1..45 {
                 for w in writers.iter_mut() {
                     w.minute(&c, minute, 2 + rng.below(8) as u32);
                 }

@@ -62,12 +62,18 @@ impl CheckpointStore {
             )
         })?;
         // Temp files of a run killed mid-write: the checkpoint they were to replace is
-        // still whole, so they are only litter.
+        // still whole, so they are only litter. Not those of live writers: replicas can
+        // share the directory (see `atomic::is_litter`).
         if let Ok(entries) = fs::read_dir(dir) {
             for e in entries.flatten() {
                 let name = e.file_name();
                 let name = name.to_string_lossy();
-                if name.starts_with('.') && name.ends_with(".tmp") {
+                let age = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok());
+                if crate::atomic::is_litter(&name, age) {
                     let _ = fs::remove_file(e.path());
                 }
             }

@@ -64,6 +64,11 @@ pub struct AzureBlobConfig {
     /// The most bytes read and emitted before a checkpoint is written (default 4 MiB, at
     /// least one block). After a crash, at most this batch is emitted again.
     pub batch_bytes: u64,
+    /// This reader is replica `K` of `N` (`"K/N"`, 0-based; K may be a StatefulSet pod name
+    /// ending in `-K`) and reads only the resource folders it owns by rendezvous hashing
+    /// (see [`crate::blob::shard`]). All replicas share `checkpoint_dir`. Default: none,
+    /// one reader for everything. `--shard` and `NSGFLOW_SHARD` override it.
+    pub shard: Option<String>,
 }
 
 // The floats are validated finite and positive, so equality is an equivalence.
@@ -89,6 +94,7 @@ impl Default for AzureBlobConfig {
             checkpoint_dir: PathBuf::from("nsgflow-checkpoints"),
             checkpoint_retention_hours: 168,
             batch_bytes: 4 << 20,
+            shard: None,
         }
     }
 }
@@ -128,6 +134,15 @@ impl AzureBlobConfig {
         if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0) {
             return Err("azure_blob.timeout_secs must be a number of seconds more than 0".into());
         }
+        self.shard()?;
         Ok(())
+    }
+
+    /// The replica this reader is (0/1 when `shard` is not set).
+    pub fn shard(&self) -> Result<super::shard::Shard, String> {
+        match &self.shard {
+            None => Ok(super::shard::Shard::default()),
+            Some(s) => super::shard::Shard::parse(s).map_err(|e| format!("azure_blob.shard: {e}")),
+        }
     }
 }

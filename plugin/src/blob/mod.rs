@@ -13,6 +13,9 @@
 //! | recent hours only | [`list`] |
 //! | which blocks are new; head, tail and comma | [`blocks`] |
 //! | per-blob checkpoints, atomic | [`checkpoint`] |
+//! | the stored discovery walk (cheap `--once` runs) | [`discovered`] |
+//! | which replica reads which resource (`--shard K/N`) | [`shard`] |
+//! | replicas of two plans never read at once | [`fence`] |
 //! | one poll: list, fetch, engine, flush, checkpoint | `poll` (feature `azure`) |
 
 pub mod auth;
@@ -21,8 +24,11 @@ pub mod checkpoint;
 #[cfg(feature = "azure")]
 pub mod client;
 pub mod config;
+pub mod discovered;
+pub mod fence;
 pub mod list;
 #[cfg(feature = "azure")]
 pub mod poll;
 pub mod retry;
+pub mod shard;
 pub mod xml;

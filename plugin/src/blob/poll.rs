@@ -15,7 +15,10 @@ use super::blocks::{batches, piece, plan, BlockInfo, Piece, Plan, SeenBlock};
 use super::checkpoint::{BlobCheckpoint, CheckpointStore};
 use super::client::{BlobClient, BlobError};
 use super::config::AzureBlobConfig;
+use super::discovered::{Discovered, Stale, DISCOVERED_VERSION};
+use super::fence::{Fence, FenceState};
 use super::list::{discover, hour_prefixes};
+use super::shard::Shard;
 use crate::engine::InputOutcome;
 use crate::pipeline::{FlushError, Pipeline};
 use crate::record::{reason, Location, RejectLevel, Rejection, WalkSummary};
@@ -101,6 +104,14 @@ pub struct SourceStats {
     pub possible_duplicates: u64,
     /// Blobs or listings that failed (after retries) and will be tried again.
     pub errors: u64,
+    /// Discovery walks of the folder tree (the others were served by the stored walk).
+    pub walks: u64,
+    /// Resource folders this replica reads (of those discovered), at the last poll.
+    pub resources_owned: u64,
+    /// Damaged or foreign state files met (stored walk, replica plan, heartbeats).
+    pub bad_state_files: u64,
+    /// Polls that read nothing because replicas of another plan still ran.
+    pub waits: u64,
 }
 
 /// What one poll found, for the caller to print.
@@ -136,6 +147,11 @@ pub struct BlobSource<'c> {
     discovered_at: Option<Instant>,
     pruned_at: Option<Instant>,
     missing: Vec<String>,
+    /// This replica, of how many (`--shard K/N`).
+    shard: Shard,
+    /// Keeps replicas of different N from reading at the same time.
+    fence: Fence,
+    waiting: bool,
     /// Seconds since the epoch, for the recent-hours window (replaceable in tests).
     pub clock: Box<dyn Fn() -> u64 + Send>,
     pub stats: SourceStats,
@@ -178,10 +194,21 @@ struct Tally {
     in_rewrite: bool,
 }
 
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl<'c> BlobSource<'c> {
     pub fn new(client: &'c BlobClient, cfg: AzureBlobConfig) -> Result<BlobSource<'c>, String> {
         cfg.validate()?;
+        let shard = cfg.shard()?;
         let store = CheckpointStore::open(&cfg.checkpoint_dir)?;
+        // A replica silent for this long is gone: a poll interval three times over, and
+        // at least 5 minutes (a batch's requests with all their retries).
+        let stale = std::time::Duration::from_secs_f64((3.0 * cfg.poll_interval_secs).max(300.0));
+        let fence = Fence::open(&cfg.checkpoint_dir, shard, stale)?;
         Ok(BlobSource {
             client,
             cfg,
@@ -191,11 +218,10 @@ impl<'c> BlobSource<'c> {
             discovered_at: None,
             pruned_at: None,
             missing: Vec::new(),
-            clock: Box::new(|| {
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs())
-            }),
+            shard,
+            fence,
+            waiting: false,
+            clock: Box::new(unix_now),
             stats: SourceStats::default(),
             held: VecDeque::new(),
         })
@@ -222,6 +248,19 @@ impl<'c> BlobSource<'c> {
         Ok(())
     }
 
+    /// Errs when the replica plan changed under this replica: it must stop reading.
+    fn still_owner(&mut self) -> Result<(), PollError> {
+        match self.fence.still_active()? {
+            FenceState::Superseded(why) => Err(PollError::Fatal(why)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The replica this source is (`--shard K/N`; 0/1 without sharding).
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
     /// Checkpoints still held back by open aggregation windows.
     pub fn held_checkpoints(&self) -> usize {
         self.held.len()
@@ -243,7 +282,9 @@ impl<'c> BlobSource<'c> {
         &self.cfg
     }
 
-    /// Finds the resource folders again if none are known or the last walk is old.
+    /// Finds the resource folders again if none are known or the last walk is old: from
+    /// the walk stored in the checkpoint directory while it is younger than
+    /// `rediscover_secs` (by this run or another replica), else by walking the folders.
     fn discover_if_due(&mut self, report: &mut PollReport) {
         let due = match self.discovered_at {
             None => true,
@@ -254,6 +295,30 @@ impl<'c> BlobSource<'c> {
         if !due {
             return;
         }
+        let now = unix_now();
+        match Discovered::load(
+            &self.cfg.checkpoint_dir,
+            self.client.account(),
+            &self.cfg.containers,
+            &self.cfg.prefix,
+            self.cfg.rediscover_secs,
+            now,
+        ) {
+            Ok(d) => {
+                let age = std::time::Duration::from_secs(now.saturating_sub(d.walked_at));
+                self.resources = d.resources;
+                self.missing = d.missing;
+                self.discovered_at =
+                    Some(Instant::now().checked_sub(age).unwrap_or_else(Instant::now));
+                return;
+            }
+            Err(Stale::Bad(why)) => {
+                self.stats.bad_state_files += 1;
+                report.push(Severity::Warning, why);
+            }
+            Err(Stale::Absent | Stale::Due) => {}
+        }
+        self.stats.walks += 1;
         let mut found = Vec::new();
         let mut failed = false;
         for container in &self.cfg.containers {
@@ -288,6 +353,24 @@ impl<'c> BlobSource<'c> {
                 if self.cfg.prefix.is_empty() { String::new() } else { format!(" under prefix {}", self.cfg.prefix) }
             ));
         }
+        if !failed {
+            let walk = Discovered {
+                version: DISCOVERED_VERSION,
+                account: self.client.account().to_string(),
+                containers: self.cfg.containers.clone(),
+                prefix: self.cfg.prefix.clone(),
+                walked_at: now,
+                rediscover_secs: self.cfg.rediscover_secs,
+                resources: found.clone(),
+                missing: self.missing.clone(),
+            };
+            if let Err(e) = walk.save(&self.cfg.checkpoint_dir) {
+                report.push(
+                    Severity::Warning,
+                    format!("{e}: the next run walks the folders again"),
+                );
+            }
+        }
         if !failed || self.resources.is_empty() {
             self.resources = found;
         }
@@ -321,13 +404,45 @@ impl<'c> BlobSource<'c> {
     pub fn poll<W: Write>(&mut self, out: &mut Pipeline<W>) -> Result<PollReport, PollError> {
         let mut report = PollReport::default();
         self.stats.polls += 1;
+        let fenced = self.fence.check();
+        for bad in self.fence.bad_files.drain(..) {
+            self.stats.bad_state_files += 1;
+            report.push(Severity::Warning, bad);
+        }
+        match fenced? {
+            FenceState::Active => {
+                if std::mem::take(&mut self.waiting) {
+                    report.push(
+                        Severity::Info,
+                        format!(
+                            "replica {} reads now: the replicas of the old plan stopped",
+                            self.shard
+                        ),
+                    );
+                }
+            }
+            FenceState::Waiting(why) => {
+                self.stats.waits += 1;
+                // Said when the wait starts (every --once run is a start).
+                if !std::mem::replace(&mut self.waiting, true) {
+                    report.push(Severity::Warning, why);
+                }
+                return Ok(report);
+            }
+            FenceState::Superseded(why) => return Err(PollError::Fatal(why)),
+        }
         self.discover_if_due(&mut report);
 
         // List the recent hours of every resource folder.
         let hours = hour_prefixes((self.clock)(), self.cfg.lookback_hours);
         let mut jobs = Vec::new();
         let mut listed = std::collections::HashSet::new();
+        let mut owned = 0u64;
         for (container, root) in &self.resources {
+            if !self.shard.owns(root) {
+                continue;
+            }
+            owned += 1;
             for hour in &hours {
                 let listing = match self.client.list(container, &format!("{root}{hour}"), None) {
                     Ok(l) => l,
@@ -371,6 +486,7 @@ impl<'c> BlobSource<'c> {
                 }
             }
         }
+        self.stats.resources_owned = owned;
         // Blobs that left the recent hours are not read again: forget them (their files stay
         // until `checkpoint_retention_hours`).
         self.checkpoints.retain(|k, _| listed.contains(k));
@@ -436,6 +552,8 @@ impl<'c> BlobSource<'c> {
                 rewrite,
                 last,
             } => {
+                // Nothing goes out once replicas of another plan may read (see `fence`).
+                self.still_owner()?;
                 let j = &jobs[job];
                 let key = (j.container.clone(), j.blob.clone());
                 let label = format!("{}/{}", j.container, j.blob);
@@ -555,13 +673,17 @@ impl<'c> BlobSource<'c> {
                     }
                 }
                 // Nothing new but the etag moved: remember it, to skip the block list next time.
-                if let (Some(etag), Some(cp)) = (etag, self.checkpoints.get_mut(&key)) {
-                    if cp.etag != etag {
-                        cp.etag = etag;
-                        // Behind any held checkpoint of the same blob, never before it.
-                        self.held.push_back((out.hold_mark(), cp.clone()));
-                        self.save_released(out)?;
-                    }
+                let moved = match (&etag, self.checkpoints.get(&key)) {
+                    (Some(e), Some(cp)) => cp.etag != *e,
+                    _ => false,
+                };
+                if let (true, Some(etag)) = (moved, etag) {
+                    self.still_owner()?;
+                    let cp = self.checkpoints.get_mut(&key).expect("checked above");
+                    cp.etag = etag;
+                    // Behind any held checkpoint of the same blob, never before it.
+                    self.held.push_back((out.hold_mark(), cp.clone()));
+                    self.save_released(out)?;
                 }
                 if let Some(t) = tallies.remove(&job) {
                     if t.summary.values > 0 {

@@ -13,6 +13,7 @@ use nsgflow::blob::auth::Credentials;
 use nsgflow::blob::client::{BlobClient, Counters};
 use nsgflow::blob::poll::{BlobSource, PollError};
 use nsgflow::blob::retry::RetryPolicy;
+use nsgflow::blob::shard::SHARD_ENV;
 use nsgflow::pipeline::FlushError;
 
 use super::signals::Signals;
@@ -46,6 +47,12 @@ pub struct TailArgs {
     /// and key or SAS from the environment) [default: from the connection string].
     #[arg(long)]
     endpoint: Option<String>,
+    /// Read as replica K of N (0-based; K may be a StatefulSet pod name ending in -K):
+    /// each resource folder goes to one replica by rendezvous hashing of its resource ID.
+    /// All replicas share one checkpoint directory [env: NSGFLOW_SHARD; config:
+    /// azure_blob.shard; default: one reader].
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
     /// Aggregates come out as windows close; blob checkpoints wait for the windows
@@ -88,6 +95,17 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
     }
     if let Some(e) = args.endpoint {
         cfg.endpoint = Some(e);
+    }
+    // --shard, else NSGFLOW_SHARD, else the config's azure_blob.shard.
+    if let Some(s) = args.shard {
+        nsgflow::blob::shard::Shard::parse(&s).map_err(|e| format!("--shard: {e}"))?;
+        cfg.shard = Some(s);
+    } else if let Some(s) = std::env::var(SHARD_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        nsgflow::blob::shard::Shard::parse(&s).map_err(|e| format!("{SHARD_ENV}: {e}"))?;
+        cfg.shard = Some(s);
     }
     cfg.validate()?;
     let creds = Credentials::resolve(&cfg, |k| std::env::var(k).ok())?;
@@ -178,8 +196,11 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
         let c = &client.counters;
         let s = &source.stats;
         eprintln!(
-            "{}; azure: {} polls, {} blobs listed, {} changed, {} blocks read, {} checkpoints, {} rewrites ({} blocks skipped, at most {} duplicate records), {} requests ({} retries), {} blob bytes downloaded, {} listing bytes",
+            "{}; azure: replica {}, {} resources read, {} folder walks, {} polls, {} blobs listed, {} changed, {} blocks read, {} checkpoints, {} rewrites ({} blocks skipped, at most {} duplicate records), {} requests ({} retries), {} blob bytes downloaded, {} listing bytes",
             pipeline.engine.stats.summary(started.elapsed()),
+            source.shard(),
+            s.resources_owned,
+            s.walks,
             s.polls,
             s.blobs_listed,
             s.blobs_changed,

@@ -4,4 +4,5 @@
 
 pub mod azurite;
 pub mod proxy;
+pub mod sink;
 pub mod writer;
