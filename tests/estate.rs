@@ -1622,7 +1622,7 @@ mod tests {
                 assert_eq!(&r["time"].as_str().unwrap()[11..13], format!("{h:02}"));
             }
         }
-        assert_eq!(a.truth.iter().filter(|c| c.fires).count(), 8);
+        assert_eq!(a.truth.iter().filter(|c| c.fires).count(), 9);
     }
 
     #[test]

@@ -368,7 +368,8 @@ fn alerts_in_the_model() {
             ("deny_burst", 1),
             ("fanout", 0),
             ("new_exposure", 0),
-            ("volume_anomaly", 0)
+            ("volume_anomaly", 0),
+            ("beaconing", 0),
         ]
     );
     assert_eq!(

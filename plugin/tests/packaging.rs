@@ -167,10 +167,6 @@ fn the_unit_and_the_manifests_pass_flags_tail_takes() {
     assert!(exec.starts_with("/usr/bin/nsgflow tail "), "{exec}");
     let mut checked = 0;
     for flag in flags(exec) {
-        // `--shard` comes with sharded tail (issue 15); remove this once it is merged.
-        if flag == "--shard" && !help.contains("--shard") {
-            continue;
-        }
         assert!(
             help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
             "the unit passes {flag}, which nsgflow tail does not take"

@@ -38,7 +38,8 @@ impl ReportTap {
     /// p.discard_events();
     /// let model = ReportTap::attach(&mut p, ReportConfig::default());
     /// p.finish(nsgflow::aggregate::FlushReason::EndOfInput);
-    /// assert_eq!(model.lock().alerts.as_ref().unwrap().detectors.len(), 6);
+    /// // Every detector but malicious_flow (it needs feeds).
+    /// assert_eq!(model.lock().alerts.as_ref().unwrap().detectors.len(), 7);
     /// ```
     pub fn attach<W: Write>(pipeline: &mut Pipeline<W>, config: ReportConfig) -> ModelHandle {
         let mut model = ReportModel::new(config);
