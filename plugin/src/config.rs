@@ -70,7 +70,7 @@ pub struct Config {
     /// `nsgflow report`: rows per table and the cap on distinct keys (`--top`).
     pub report: crate::report::ReportConfig,
     /// In-stream detection (`--detect`): alerts for scans, sweeps, deny bursts, fan-out,
-    /// malicious flows, new internet exposure and volume anomalies.
+    /// malicious flows, new internet exposure, volume anomalies and beaconing.
     pub detect: crate::detect::DetectConfig,
     /// Where alerts go (`--alerts`): a file, or `-` for stdout. Unset: into the main output,
     /// told apart by `kind` / `event.kind`.

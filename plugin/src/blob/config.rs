@@ -52,7 +52,8 @@ pub struct AzureBlobConfig {
     /// Seconds between re-discoveries of the resource folders (new NSGs or flow logs)
     /// (default 3600). Discovery lists folder names only, never the hourly blobs. Keep it
     /// at most `lookback_hours - 1` hours, so a new NSG's first hour is still listed when
-    /// it is found.
+    /// it is found. The walk is stored in `<checkpoint_dir>/state/resources.json`, so
+    /// `--once` runs and other `--shard` replicas reuse it until it is this old.
     pub rediscover_secs: f64,
     /// Where per-blob checkpoints are kept (default `nsgflow-checkpoints`). Keep it on
     /// a persistent disk: it is what makes a restart resume instead of re-reading.
@@ -66,7 +67,7 @@ pub struct AzureBlobConfig {
     pub batch_bytes: u64,
     /// This reader is replica `K` of `N` (`"K/N"`, 0-based; K may be a StatefulSet pod name
     /// ending in `-K`) and reads only the resource folders it owns by rendezvous hashing
-    /// (see [`crate::blob::shard`]). All replicas share `checkpoint_dir`. Default: none,
+    /// (the user guide's Operations, Sharding). All replicas share `checkpoint_dir`. Default: none,
     /// one reader for everything. `--shard` and `NSGFLOW_SHARD` override it.
     pub shard: Option<String>,
 }

@@ -51,6 +51,7 @@ pub struct DetectConfig {
     pub new_exposure: NewExposureConfig,
     /// The `volume_anomaly` detector.
     pub volume_anomaly: VolumeAnomalyConfig,
+    /// The `beaconing` detector.
     pub beaconing: BeaconingConfig,
 }
 
@@ -246,6 +247,7 @@ impl Default for VolumeAnomalyConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BeaconingConfig {
+    /// Raise `beaconing` alerts when detection is on (default true).
     pub enabled: bool,
     /// Connection starts in the window (default 15).
     pub connections: u32,
@@ -254,7 +256,7 @@ pub struct BeaconingConfig {
     /// Gaps this close to the most common one count as the same (default `2s`: flow-log
     /// times are whole seconds).
     pub tolerance: Seconds,
-    /// Default `1h`.
+    /// The window the connection starts are counted in (default `1h`).
     pub window: Seconds,
 }
 
