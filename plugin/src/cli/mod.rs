@@ -49,7 +49,7 @@ pub struct CommonArgs {
 pub struct DetectArgs {
     /// Run the detection stage: alerts for port scans, sweeps, deny bursts, outbound
     /// fan-out, malicious flows (with --feeds), new internet exposure and volume anomalies
-    /// (README: Detection; tune in the config's `detect:` section).
+    /// (user guide: Detection; tune in the config's `detect:` section).
     #[arg(long)]
     pub detect: bool,
     /// Where alerts go: a file, or - for stdout [default: the main output, told apart by

@@ -33,7 +33,7 @@ pub struct ProcessArgs {
     checkpoint: Option<PathBuf>,
     /// Worker threads [default: the available cores]. Output order stays that of one
     /// thread; with aggregation, detection or stdin alone the run uses one thread
-    /// (README: Parallel process).
+    /// (user guide: Operations, Threads).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
     #[command(flatten)]
