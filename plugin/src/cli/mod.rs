@@ -48,8 +48,8 @@ pub struct CommonArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct DetectArgs {
     /// Run the detection stage: alerts for port scans, sweeps, deny bursts, outbound
-    /// fan-out, malicious flows (with --feeds), new internet exposure and volume anomalies
-    /// (user guide: Detection; tune in the config's `detect:` section).
+    /// fan-out, malicious flows (with --feeds), new internet exposure, volume anomalies and
+    /// beaconing (user guide: Detection; tune in the config's `detect:` section).
     #[arg(long)]
     pub detect: bool,
     /// Where alerts go: a file, or - for stdout [default: the main output, told apart by

@@ -901,7 +901,7 @@ fn alert_row(o: &mut String, i: usize, r: &AlertRow) {
 fn alerts(o: &mut String, s: &Summary) {
     let Some(a) = &s.alerts else {
         section(o, "alerts", "Alerts", "");
-        o.push_str("<p class=\"off\">No detection: add <code>--detect</code> (or <code>detect: {enabled: true}</code> in the config) for alerts on port scans, sweeps, deny bursts, outbound fan-out, new internet exposure, volume anomalies and, with <code>--feeds</code>, malicious flows; see the README, &ldquo;Detection&rdquo;.</p></section>");
+        o.push_str("<p class=\"off\">No detection: add <code>--detect</code> (or <code>detect: {enabled: true}</code> in the config) for alerts on port scans, sweeps, deny bursts, outbound fan-out, new internet exposure, volume anomalies, beaconing and, with <code>--feeds</code>, malicious flows; see the user guide, &ldquo;Detection&rdquo; (docs/src/detection.md).</p></section>");
         return;
     };
     section(
