@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 
 use nsgflow::aggregate::FlushReason;
-use nsgflow::checkpoint::{finish_run, process_stdin_whole, run_inputs, InputRun, RunHooks};
+use nsgflow::checkpoint::{finish_run, run_inputs};
 use nsgflow::config::Config;
 use nsgflow::encode::{encoder, Format};
 use nsgflow::engine::Engine;
@@ -167,7 +167,7 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
     for e in &errors {
         eprintln!("nsgflow: error: {e}");
     }
-    let mut hooks = Hooks {
+    let mut hooks = super::WholeInputHooks {
         failed: !errors.is_empty(),
     };
     run_inputs(&mut pipeline, None, &inputs, &mut hooks);
@@ -212,17 +212,7 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
     };
     let text = harden::render(&proposal, format)?;
     let target = args.output.clone().unwrap_or_else(|| "-".into());
-    let written = if target == "-" {
-        let mut out = io::stdout().lock();
-        out.write_all(text.as_bytes()).and_then(|_| out.flush())
-    } else {
-        std::fs::write(&target, text.as_bytes())
-    };
-    match written {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        Err(e) => return Err(format!("writing {target}: {e}")),
-        Ok(()) => {}
-    }
+    super::write_atomically(&target, text.as_bytes())?;
     if !args.quiet {
         let rules: usize = proposal.nsgs.iter().map(|n| n.rules.len()).sum();
         eprintln!(
@@ -261,34 +251,4 @@ pub fn run(args: HardenArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Messages per input, and stdin read whole (a proposal needs all of it).
-struct Hooks {
-    failed: bool,
-}
-
-impl<W: Write> RunHooks<W> for Hooks {
-    fn done(&mut self, name: &str, run: InputRun) {
-        match run {
-            InputRun::Failed(e) => {
-                self.failed = true;
-                eprintln!("nsgflow: error: {e}");
-            }
-            InputRun::NotFlowLog(why) => {
-                self.failed = true;
-                eprintln!("nsgflow: error: {name}: not a flow log: {why}");
-            }
-            InputRun::Read {
-                incomplete: true, ..
-            } => eprintln!(
-                "nsgflow: warning: {name}: ends inside a record (a blob still being written?); the complete records were read"
-            ),
-            _ => {}
-        }
-    }
-
-    fn stdin(&mut self, pipeline: &mut Pipeline<W>) -> InputRun {
-        process_stdin_whole(pipeline)
-    }
 }

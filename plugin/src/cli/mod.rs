@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use nsgflow::aggregate::{KeySpec, Seconds};
+use nsgflow::checkpoint::{process_stdin_whole, InputRun, RunHooks};
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
 use nsgflow::output::DeadLetterWriter;
@@ -273,4 +274,59 @@ pub fn input_paths(given: Vec<String>, config: &Config) -> Result<Vec<String>, S
         );
     }
     Ok(paths)
+}
+
+/// The run loop's side for the commands that answer only once all of their input is read
+/// (`report`, `harden`): a message per failed or unfinished input, and stdin read whole.
+pub struct WholeInputHooks {
+    /// An input could not be read, or is not a flow log: the command exits 1.
+    pub failed: bool,
+}
+
+impl<W: Write> RunHooks<W> for WholeInputHooks {
+    fn done(&mut self, name: &str, run: InputRun) {
+        match run {
+            InputRun::Unchanged => {}
+            InputRun::Failed(e) => {
+                self.failed = true;
+                eprintln!("nsgflow: error: {e}");
+            }
+            InputRun::NotFlowLog(why) => {
+                self.failed = true;
+                eprintln!("nsgflow: error: {name}: not a flow log: {why}");
+            }
+            InputRun::Read { incomplete, .. } => {
+                if incomplete {
+                    eprintln!("nsgflow: warning: {name}: ends inside a record (a blob still being written?); the complete records were read, the tail is counted as `incomplete`");
+                }
+            }
+        }
+    }
+
+    fn stdin(&mut self, pipeline: &mut Pipeline<W>) -> InputRun {
+        process_stdin_whole(pipeline)
+    }
+}
+
+/// Writes `bytes` to `target` (- for stdout): a file is written next to its final name and
+/// renamed over it, so a reader never sees half a report or half a rule set.
+pub fn write_atomically(target: &str, bytes: &[u8]) -> Result<(), String> {
+    if target == "-" {
+        let mut out = io::stdout().lock();
+        return match out.write_all(bytes).and_then(|_| out.flush()) {
+            // The reader (`| head`) has what it wanted.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) => Err(format!("writing to stdout: {e}")),
+            Ok(()) => Ok(()),
+        };
+    }
+    let path = std::path::Path::new(target);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            format!("cannot write {target}: {e} (check the directory exists and is writable)")
+        })
 }

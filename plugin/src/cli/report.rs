@@ -3,15 +3,14 @@
 //! pipeline, with no event output (`Output::Discard`); it also receives the alerts of the
 //! detection stage (`--detect`).
 
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use nsgflow::aggregate::FlushReason;
-use nsgflow::checkpoint::{process_stdin_whole, run_inputs, InputRun, RunHooks};
+use nsgflow::checkpoint::run_inputs;
 use nsgflow::output::DeadLetterWriter;
-use nsgflow::pipeline::Pipeline;
 use nsgflow::report::html::{self, PageInfo};
 use nsgflow::report::{ReportTap, Summary};
 use nsgflow::time::parse_utc_ms;
@@ -94,7 +93,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     for e in &errors {
         eprintln!("nsgflow: error: {e}");
     }
-    let mut hooks = Hooks {
+    let mut hooks = super::WholeInputHooks {
         failed: !errors.is_empty(),
     };
     run_inputs(&mut pipeline, None, &inputs, &mut hooks);
@@ -113,7 +112,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
         );
         (page, summary.totals.total.flows)
     };
-    write_atomically(&args.output, page.as_bytes())?;
+    super::write_atomically(&args.output, page.as_bytes())?;
     // The page is written: only now may the alerts file be flushed and the detection
     // state (`--detect-state`) move past the alerts it shows.
     pipeline.flush().map_err(|e| e.to_string())?;
@@ -133,53 +132,4 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The report's side of the run loop: messages, and stdin read whole.
-struct Hooks {
-    failed: bool,
-}
-
-impl<W: Write> RunHooks<W> for Hooks {
-    fn done(&mut self, name: &str, run: InputRun) {
-        match run {
-            InputRun::Unchanged => {}
-            InputRun::Failed(e) => {
-                self.failed = true;
-                eprintln!("nsgflow: error: {e}");
-            }
-            InputRun::NotFlowLog(why) => {
-                self.failed = true;
-                eprintln!("nsgflow: error: {name}: not a flow log: {why}");
-            }
-            InputRun::Read { incomplete, .. } => {
-                if incomplete {
-                    eprintln!("nsgflow: warning: {name}: ends inside a record (a blob still being written?); the complete records were read, the tail is counted as `incomplete`");
-                }
-            }
-        }
-    }
-
-    fn stdin(&mut self, pipeline: &mut Pipeline<W>) -> InputRun {
-        process_stdin_whole(pipeline)
-    }
-}
-
-/// Writes the page next to its final name and renames it over, so a reader never sees a
-/// half-written report.
-fn write_atomically(target: &str, bytes: &[u8]) -> Result<(), String> {
-    if target == "-" {
-        let mut out = io::stdout().lock();
-        return out
-            .write_all(bytes)
-            .and_then(|_| out.flush())
-            .map_err(|e| format!("writing the report to stdout: {e}"));
-    }
-    let path = std::path::Path::new(target);
-    let tmp = path.with_extension("html.tmp");
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            format!("cannot write {target}: {e} (check the directory exists and is writable)")
-        })
 }
