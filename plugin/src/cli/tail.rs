@@ -107,6 +107,8 @@ pub fn run(args: TailArgs) -> Result<ExitCode, String> {
         nsgflow::blob::shard::Shard::parse(&s).map_err(|e| format!("{SHARD_ENV}: {e}"))?;
         cfg.shard = Some(s);
     }
+    // BlobSource::new validates again where the runtime state is built; checked here first
+    // so a mistake in the config is reported before missing credentials are.
     cfg.validate()?;
     let creds = Credentials::resolve(&cfg, |k| std::env::var(k).ok())?;
     let client = BlobClient::new(
