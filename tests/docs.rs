@@ -42,6 +42,7 @@ fn l7_table_in_schema_doc_matches_code() {
 fn example_config_loads_and_classifies() {
     let c = Config::load(&tests_dir().join("../docs/config.example.yaml")).unwrap();
     assert_eq!(c.format, Some(Format::Ecs));
+    assert_eq!(c.codec, Some(nsgflow::encode::codec::Codec::Ndjson));
     assert_eq!(c.inputs.len(), 2);
     assert_eq!(c.splunk.sourcetype, "azure:network:flow");
     let cl = c.classifier();

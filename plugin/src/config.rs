@@ -12,6 +12,7 @@ use crate::aggregate::AggregateConfig;
 use crate::aggregate::Aggregation;
 use crate::blob::config::AzureBlobConfig;
 use crate::classify::{Classifier, NamedNetwork};
+use crate::encode::codec::Codec;
 use crate::encode::encoder;
 use crate::encode::{EncodeOptions, Format};
 use crate::engine::Engine;
@@ -33,6 +34,11 @@ pub struct Config {
     pub inputs: Vec<String>,
     /// `flat` (default), `ecs`, `splunk` or `ocsf`.
     pub format: Option<Format>,
+    /// How events are written (`--codec`): `ndjson` (the default: one JSON object a line),
+    /// `json-batch` (a JSON array of up to 256 events a line, which Vector's `json` codec
+    /// or `parse_json` splits into events, faster than one a line) or `vector-native`
+    /// (Vector's `decoding.codec: native` protobuf frames). `--format` still chooses the fields.
+    pub codec: Option<Codec>,
     /// Where events go: a file path, or `-` for stdout (the default).
     pub output: Option<String>,
     /// Where rejected records and tuples go, as NDJSON. Unset: they are only counted.
@@ -251,7 +257,9 @@ impl Config {
             None
         };
         let enc = encoder(self.format.unwrap_or_default(), &self.encode_options());
-        let mut p = Pipeline::new(engine, output, enc, EventWriter::new(out), dead);
+        let mut writer = EventWriter::new(out);
+        writer.set_codec(self.codec.unwrap_or_default());
+        let mut p = Pipeline::new(engine, output, enc, writer, dead);
         p.set_encoding(self.format.unwrap_or_default(), self.encode_options());
         if let Some(d) = detection {
             p.set_detection(d, self.detect_state.clone());

@@ -3,6 +3,7 @@
 use crate::k;
 use std::io::{self, Write};
 
+use crate::encode::codec::{Codec, Framer};
 use crate::encode::json::Obj;
 use crate::record::Rejection;
 
@@ -36,6 +37,8 @@ pub fn open_file(target: &str, append: bool) -> Result<std::fs::File, String> {
 /// skipped) so a closed pipe stops the run instead of being ignored.
 pub struct EventWriter<W: Write> {
     buf: Vec<u8>,
+    /// Frames events for a codec other than NDJSON (`--codec`).
+    framer: Option<Box<Framer>>,
     inner: W,
     high_water: usize,
     error: Option<io::Error>,
@@ -47,6 +50,7 @@ impl<W: Write> EventWriter<W> {
     pub fn new(inner: W) -> Self {
         EventWriter {
             buf: Vec::with_capacity(1 << 20),
+            framer: None,
             inner,
             high_water: 1 << 20,
             error: None,
@@ -54,17 +58,37 @@ impl<W: Write> EventWriter<W> {
         }
     }
 
+    /// Writes events with `codec` (`--codec`) instead of as NDJSON lines.
+    pub fn set_codec(&mut self, codec: Codec) {
+        self.close_frame();
+        self.framer = Framer::new(codec).map(Box::new);
+    }
+
     /// The buffer to encode the next line into.
     pub fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
+        match self.framer.as_mut() {
+            Some(f) => &mut f.line,
+            None => &mut self.buf,
+        }
     }
 
     /// Ends the line just encoded and flushes if the buffer is full.
     pub fn end_line(&mut self) {
-        self.buf.push(b'\n');
+        match self.framer.as_mut() {
+            Some(f) => f.end_event(&mut self.buf),
+            None => self.buf.push(b'\n'),
+        }
         self.lines += 1;
-        if self.buf.len() >= self.high_water {
+        // Only whole frames go out: an open frame waits until it is closed.
+        let open = self.framer.as_ref().is_some_and(|f| f.is_open());
+        if self.buf.len() >= self.high_water && !open {
             self.write_out();
+        }
+    }
+
+    fn close_frame(&mut self) {
+        if let Some(f) = self.framer.as_mut() {
+            f.close(&mut self.buf);
         }
     }
 
@@ -79,6 +103,7 @@ impl<W: Write> EventWriter<W> {
 
     /// Writes out everything buffered and flushes the underlying writer.
     pub fn flush(&mut self) -> io::Result<()> {
+        self.close_frame();
         self.write_out();
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -89,6 +114,14 @@ impl<W: Write> EventWriter<W> {
     /// Appends `lines` complete NDJSON lines encoded elsewhere (a worker's chunk, in
     /// `nsgflow process --threads`); a large chunk goes out without a copy.
     pub fn write_lines(&mut self, bytes: &[u8], lines: u64) {
+        if self.framer.is_some() {
+            // Each line is one event to frame.
+            for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                self.buffer().extend_from_slice(line);
+                self.end_line();
+            }
+            return;
+        }
         self.lines += lines;
         if self.buf.len() + bytes.len() < self.high_water {
             self.buf.extend_from_slice(bytes);

@@ -405,3 +405,51 @@ fn nothing_to_read_is_said_even_when_quiet() {
     let err = text(&out.stderr);
     assert!(err.contains("not-synced-yet"), "{err}");
 }
+
+/// `--codec json-batch` prints the same events as NDJSON, as JSON arrays one a line;
+/// `--codec vector-native` prints length-delimited frames; a wrong codec is refused with
+/// the values it could have been, and so is one in the config.
+#[test]
+fn codec_flag_changes_the_framing_not_the_events() {
+    let blob = fixture("nsg-v2-blob.json");
+    let blob = blob.to_str().unwrap();
+    let plain = run(&["process", blob, "--quiet"]);
+    assert!(plain.status.success(), "{}", text(&plain.stderr));
+    let events: Vec<serde_json::Value> = text(&plain.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events.len() > 3);
+    let batch = run(&["process", blob, "--quiet", "--codec", "json-batch"]);
+    assert!(batch.status.success(), "{}", text(&batch.stderr));
+    let batched: Vec<serde_json::Value> = text(&batch.stdout)
+        .lines()
+        .flat_map(|l| match serde_json::from_str(l).unwrap() {
+            serde_json::Value::Array(items) => items,
+            other => panic!("not an array: {other}"),
+        })
+        .collect();
+    assert_eq!(batched, events);
+    let native = run(&["process", blob, "--quiet", "--codec", "vector-native"]);
+    assert!(native.status.success(), "{}", text(&native.stderr));
+    let frame = u32::from_be_bytes(native.stdout[..4].try_into().unwrap()) as usize;
+    assert_eq!(frame + 4, native.stdout.len(), "one frame for a small blob");
+    assert_eq!(native.stdout[4], 0x0A, "EventArray.logs");
+
+    let bad = run(&["process", blob, "--codec", "protobuf"]);
+    assert!(!bad.status.success());
+    let err = text(&bad.stderr);
+    assert!(
+        err.contains("json-batch") && err.contains("vector-native"),
+        "{err}"
+    );
+    let cfg = tmp("codec-bad.yaml");
+    std::fs::write(&cfg, "codec: protobuf\n").unwrap();
+    let bad = run(&["process", blob, "--config", cfg.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let err = text(&bad.stderr);
+    assert!(
+        err.contains("codec-bad.yaml") && err.contains("json-batch"),
+        "{err}"
+    );
+}

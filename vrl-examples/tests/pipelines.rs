@@ -394,6 +394,14 @@ fn exec_events(c: &Json) -> Vec<Value> {
     if cmd.contains(&"--detect") {
         lines.extend(alert_lines(format));
     }
+    // `--codec json-batch`: each stdout line is a JSON array of up to 256 events, which the
+    // remap must turn back into one event each.
+    if cmd.windows(2).any(|w| w == ["--codec", "json-batch"]) {
+        lines = lines
+            .chunks(nsgflow::encode::codec::FRAME_EVENTS)
+            .map(|chunk| format!("[{}]", chunk.join(",")))
+            .collect();
+    }
     lines
         .into_iter()
         .map(|line| Value::from(serde_json::json!({ "message": line, "stream": "stdout" })))

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use nsgflow::aggregate::{KeySpec, Seconds};
 use nsgflow::checkpoint::{process_stdin_whole, InputRun, RunHooks};
 use nsgflow::config::Config;
+use nsgflow::encode::codec::Codec;
 use nsgflow::encode::Format;
 use nsgflow::output::DeadLetterWriter;
 use nsgflow::pipeline::Pipeline;
@@ -27,6 +28,12 @@ pub struct CommonArgs {
     /// Output schema [default: flat].
     #[arg(long, short, value_enum)]
     pub format: Option<Format>,
+    /// How events are written [default: ndjson, one JSON object a line]. For Vector,
+    /// json-batch (arrays of 256 events a line; `decoding.codec: json` or `parse_json`)
+    /// is decoded fastest; vector-native is for `decoding.codec: native` (user guide:
+    /// Vector, Faster feeds).
+    #[arg(long, value_enum, value_name = "CODEC")]
+    pub codec: Option<Codec>,
     /// Where events go: a file, or - for stdout [default: -].
     #[arg(long, short)]
     pub output: Option<String>,
@@ -180,6 +187,9 @@ impl CommonArgs {
         let mut config = load_config(self.config.as_deref(), &self.enrich)?;
         if self.format.is_some() {
             config.format = self.format;
+        }
+        if self.codec.is_some() {
+            config.codec = self.codec;
         }
         if self.dead_letter.is_some() {
             config.dead_letter = self.dead_letter.clone();

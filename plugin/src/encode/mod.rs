@@ -13,12 +13,14 @@
 
 pub mod aggregate;
 pub mod alert;
+pub mod codec;
 pub mod ecs;
 pub mod enrich;
 pub mod flat;
 pub mod json;
 pub mod ocsf;
 pub mod splunk;
+pub mod vector_native;
 
 use std::fmt;
 use std::str::FromStr;
