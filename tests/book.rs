@@ -374,6 +374,7 @@ fn type_name(ty: &syn::Type, structs: &BTreeMap<String, Struct>) -> String {
         "Seconds" => "duration (`90`, `90s`, `10m`, `1h`)".into(),
         "Cidr" => "CIDR or address".into(),
         "Format" => "`flat`, `ecs`, `splunk` or `ocsf`".into(),
+        "Codec" => "`ndjson`, `json-batch` or `vector-native`".into(),
         "ProgressMode" => "`auto`, `always` or `never`".into(),
         "FeedFormat" => "`list`, `spamhaus`, `feodo-csv`, `ipsum` or `csv`".into(),
         "KeySpec" => "`5tuple`, `traffic-analytics` or a list of fields".into(),
