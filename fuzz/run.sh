@@ -15,7 +15,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 mode="${1:-time}"
 amount="${2:-20}"
-targets="${TARGETS:-json_scanner record_walker tuple_parser threat_feeds yaml_config blob_xml block_planner blob_checkpoint local_checkpoint filter_wasm}"
+targets="${TARGETS:-json_scanner record_walker tuple_parser threat_feeds yaml_config blob_xml block_planner blob_checkpoint local_checkpoint filter_wasm tail_state detect_state}"
 
 ./seed.sh >/dev/null
 cargo +nightly fuzz build -s none >/dev/null

@@ -71,6 +71,13 @@ mkdir -p "$corpus/local_checkpoint"
 printf '%s' '{"version":1,"files":{"/data/PT1H.json":{"offset":400,"head":0,"head_len":12,"blob":true,"next_record":1}}}' > "$corpus/local_checkpoint/cp.json"
 printf '%s' '{"version":1,"files":{"a":{"offset":5,"head":1,"head_len":5,"blob":false,"next_record":0}}}' > "$corpus/local_checkpoint/ndjson.json"
 
+# Real state files (a detection state written by `nsgflow process --detect --detect-state`
+# over the fixtures; tail's stored walk, plan and heartbeat, each after the byte that picks it).
+for d in "$here"/seeds/*/; do
+  mkdir -p "$corpus/$(basename "$d")"
+  cp "$d"* "$corpus/$(basename "$d")/"
+done
+
 # Inputs that once crashed a target (fixed, each with a regression test): kept as seeds so
 # the fuzzer starts from them.
 for d in "$here"/regressions/*/; do
