@@ -71,12 +71,12 @@ impl Discovered {
                 path.display()
             ))
         };
-        let text = match fs::read_to_string(&path) {
+        let text = match fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Stale::Absent),
             Err(e) => return Err(bad(format!("cannot be read ({e})"))),
         };
-        let d: Discovered = serde_json::from_str(&text)
+        let d: Discovered = serde_json::from_slice(&text)
             .map_err(|e| bad(format!("is damaged or not nsgflow's ({e})")))?;
         if d.version != DISCOVERED_VERSION {
             return Err(bad(format!(

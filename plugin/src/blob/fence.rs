@@ -124,8 +124,10 @@ impl Fence {
     /// The plan, if one was written and is readable.
     pub fn plan(&mut self) -> Result<Option<Plan>, String> {
         let path = self.plan_path();
-        match fs::read_to_string(&path) {
-            Ok(t) => match serde_json::from_str::<Plan>(&t) {
+        // Bytes, not text: a file that is not UTF-8 is damaged like any other bad
+        // contents (reported and replaced), not a failure to read it.
+        match fs::read(&path) {
+            Ok(t) => match serde_json::from_slice::<Plan>(&t) {
                 Ok(p) if p.replicas > 0 => Ok(Some(p)),
                 Ok(_) => {
                     self.note_bad(&path, "0 replicas");
@@ -152,8 +154,8 @@ impl Fence {
                 continue;
             }
             let path = e.path();
-            let hb = match fs::read_to_string(&path) {
-                Ok(t) => match serde_json::from_str::<Heartbeat>(&t) {
+            let hb = match fs::read(&path) {
+                Ok(t) => match serde_json::from_slice::<Heartbeat>(&t) {
                     Ok(h) => h,
                     Err(err) => {
                         self.note_bad(&path, err);
@@ -180,8 +182,8 @@ impl Fence {
     /// The host of a fresh heartbeat of this same K/N written from another host: two
     /// replicas were given the same K. (A restart on the same host takes its place.)
     fn twin(&self, now: u64) -> Option<String> {
-        let t = fs::read_to_string(self.heartbeat_path()).ok()?;
-        let hb: Heartbeat = serde_json::from_str(&t).ok()?;
+        let t = fs::read(self.heartbeat_path()).ok()?;
+        let hb: Heartbeat = serde_json::from_slice(&t).ok()?;
         (hb.host != self.host && now.saturating_sub(hb.at) < self.stale.as_secs())
             .then_some(hb.host)
     }
@@ -375,6 +377,33 @@ mod tests {
             other.bad_files
         );
         drop(new);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// Found by the `tail_state` fuzz target: a plan file that is not UTF-8 (a torn write,
+    /// disk damage) made every check fail with "cannot read ... did not contain valid
+    /// UTF-8", so no replica could ever start. It is damaged contents like any other:
+    /// reported, and replaced by the replica that takes the plan over.
+    #[test]
+    fn a_plan_file_that_is_not_utf8_is_reported_and_replaced_not_fatal() {
+        let d = dir("not-utf8");
+        let shard = Shard { index: 1, count: 4 };
+        let state = d.join(STATE_DIR);
+        fs::create_dir_all(&state).unwrap();
+        fs::write(state.join("shards.json"), b"{\"replicas\":\xff4}").unwrap();
+        fs::write(state.join("alive-0-of-3.json"), b"\xfe\xff").unwrap();
+        let mut f = Fence::open(&d, shard, STALE).unwrap();
+        assert_eq!(f.plan().unwrap(), None);
+        assert_eq!(f.check().unwrap(), FenceState::Active);
+        assert_eq!(f.plan().unwrap().map(|p| p.replicas), Some(4));
+        for name in ["shards.json", "alive-0-of-3.json"] {
+            assert!(
+                f.bad_files.iter().any(|b| b.contains(name) && b.contains("will be replaced")),
+                "{name}: {:?}",
+                f.bad_files
+            );
+        }
+        drop(f);
         fs::remove_dir_all(&d).unwrap();
     }
 
