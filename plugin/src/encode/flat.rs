@@ -5,6 +5,7 @@
 use super::aggregate as agg;
 use super::enrich::{self, Enrichment};
 use super::json::Obj;
+use super::prerender::{action_index, label_key, state_index, Prerendered};
 use super::{Encode, GroupCache};
 use crate::aggregate::AggregateEvent;
 use crate::event::{FlowEvent, Origin};
@@ -12,10 +13,34 @@ use crate::k;
 use crate::time::Rfc3339Writer;
 
 /// Encodes the flat schema.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FlatEncoder {
     group: GroupCache,
     time: Rfc3339Writer,
+    /// `,"protocol"` to `flow_state`, by protocol, direction, action and state.
+    labels: Prerendered,
+}
+
+impl Default for FlatEncoder {
+    fn default() -> Self {
+        FlatEncoder {
+            group: GroupCache::default(),
+            time: Rfc3339Writer::default(),
+            labels: Prerendered::new(128),
+        }
+    }
+}
+
+/// `protocol`, `iana_number`, `direction`, `action` and `flow_state`.
+fn render_labels(t: &crate::tuple::FlowTuple<'_>, out: &mut Vec<u8>) {
+    let mut o = Obj::resume(out, false);
+    o.opt_clean_str(k!("protocol"), t.protocol.name());
+    o.u64(k!("iana_number"), t.protocol.iana_number() as u64);
+    o.clean_str(k!("direction"), t.direction.as_str());
+    o.clean_str(k!("action"), t.action.as_str());
+    if let Some(state) = t.state {
+        o.clean_str(k!("flow_state"), state.as_str());
+    }
 }
 
 impl Encode for FlatEncoder {
@@ -29,13 +54,14 @@ impl Encode for FlatEncoder {
         o.u64(k!("src_port"), e.src.port as u64);
         o.clean_str(k!("dst_ip"), e.dst.ip_text);
         o.u64(k!("dst_port"), e.dst.port as u64);
-        o.opt_clean_str(k!("protocol"), t.protocol.name());
-        o.u64(k!("iana_number"), t.protocol.iana_number() as u64);
-        o.clean_str(k!("direction"), t.direction.as_str());
-        o.clean_str(k!("action"), t.action.as_str());
-        if let Some(state) = t.state {
-            o.clean_str(k!("flow_state"), state.as_str());
-        }
+        let key = label_key(
+            t.protocol,
+            t.direction,
+            action_index(t.action),
+            state_index(t.state),
+        );
+        self.labels.write(key, out, |b| render_labels(t, b));
+        let mut o = Obj::resume(out, false);
         if let Some(enc) = t.encryption {
             o.clean_str(k!("encryption"), enc.code());
             o.bool(k!("encrypted"), enc.is_encrypted());

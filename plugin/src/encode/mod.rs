@@ -18,6 +18,7 @@ pub mod enrich;
 pub mod flat;
 pub mod json;
 pub mod ocsf;
+pub mod prerender;
 pub mod splunk;
 
 use std::fmt;
