@@ -15,19 +15,14 @@ use nsgflow::output::{DeadLetterWriter, EventWriter};
 mod data {
     include!("../benches/support/data.rs");
 }
-/// This thread's CPU time in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`, exact to the
-/// nanosecond; `/proc/thread-self/schedstat`, read before, advances only at the scheduler
-/// tick, 4 ms here, so its medians were multiples of the tick).
-fn oncpu() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec for the call to fill.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+/// This thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, exact to the nanosecond;
+/// `/proc/thread-self/schedstat`, read before, advances only at the scheduler tick, 4 ms
+/// here, so its medians were multiples of the tick).
+mod clock {
+    include!("../benches/support/clock.rs");
 }
+use clock::Clock;
+
 fn main() {
     let blob = data::blob(20_000, 7);
     let iters: usize = std::env::var("ITERS")
@@ -74,9 +69,9 @@ fn main() {
         }
         let mut samples = Vec::new();
         for _ in 0..iters {
-            let t = oncpu();
+            let t = Clock::now();
             run();
-            samples.push(oncpu() - t);
+            samples.push(t.elapsed().as_nanos() as u64);
         }
         samples.sort();
         let med = samples[samples.len() / 2] as f64 / 1e6;
