@@ -8,6 +8,7 @@ use super::json::{write_u64, Obj};
 use super::prerender::{action_index, label_key, state_index, Prerendered};
 use super::{Encode, GroupCache};
 use crate::aggregate::AggregateEvent;
+use crate::classify::AddressClass;
 use crate::event::{FlowEvent, Origin};
 use crate::k;
 use crate::time::Rfc3339Writer;
@@ -26,6 +27,9 @@ pub struct FlatEncoder {
     time: Rfc3339Writer,
     /// `,"protocol"` to `flow_state`, by protocol, direction, action and state.
     labels: Prerendered,
+    /// `,"src_class"` and `dst_class`, by the two classes, for events with no named
+    /// network on either side.
+    classes: Prerendered,
 }
 
 impl Default for FlatEncoder {
@@ -34,6 +38,7 @@ impl Default for FlatEncoder {
             group: GroupCache::default(),
             time: Rfc3339Writer::default(),
             labels: Prerendered::new(128),
+            classes: Prerendered::new(AddressClass::ALL.len() * AddressClass::ALL.len()),
         }
     }
 }
@@ -81,10 +86,21 @@ impl Encode for FlatEncoder {
         o.opt_u64(k!("bytes_src_to_dst"), t.bytes_src_to_dst);
         o.opt_u64(k!("packets_dst_to_src"), t.packets_dst_to_src);
         o.opt_u64(k!("bytes_dst_to_src"), t.bytes_dst_to_src);
-        o.clean_str(k!("src_class"), e.src.class.as_str());
-        o.opt_str(k!("src_network"), e.src.network);
-        o.clean_str(k!("dst_class"), e.dst.class.as_str());
-        o.opt_str(k!("dst_network"), e.dst.network);
+        if e.src.network.is_none() && e.dst.network.is_none() {
+            let key = e.src.class as usize * AddressClass::ALL.len() + e.dst.class as usize;
+            self.classes.write(Some(key), out, |b| {
+                let mut o = Obj::resume(b, false);
+                o.clean_str(k!("src_class"), e.src.class.as_str());
+                o.clean_str(k!("dst_class"), e.dst.class.as_str());
+            });
+        } else {
+            let mut o = Obj::resume(out, false);
+            o.clean_str(k!("src_class"), e.src.class.as_str());
+            o.opt_str(k!("src_network"), e.src.network);
+            o.clean_str(k!("dst_class"), e.dst.class.as_str());
+            o.opt_str(k!("dst_network"), e.dst.network);
+        }
+        let mut o = Obj::resume(out, false);
         o.opt_clean_str(k!("l7_protocol"), e.l7_protocol);
         o.clean_bytes(k!("community_id"), e.community_id.as_bytes());
         enrich::write_fields(&mut o, &Enrichment::of(e));
