@@ -4,12 +4,9 @@
 
 use super::aggregate as agg;
 use super::enrich::{self, Enrichment};
-use super::ip_text::write_ipv4;
 use super::json::{write_u64, Obj};
 use super::prerender::{action_index, label_key, state_index, Prerendered};
 use super::{Encode, GroupCache};
-use std::net::IpAddr;
-
 use crate::aggregate::AggregateEvent;
 use crate::classify::AddressClass;
 use crate::event::{FlowEvent, Origin};
@@ -46,16 +43,6 @@ impl Default for FlatEncoder {
     }
 }
 
-/// An address as the tuple wrote it: IPv4 from its octets (the same text, see
-/// [`super::ip_text`]), IPv6 copied.
-#[inline(always)]
-fn write_ip(out: &mut Vec<u8>, ip: IpAddr, text: &str) {
-    match ip {
-        IpAddr::V4(v4) => write_ipv4(out, v4),
-        IpAddr::V6(_) => out.extend_from_slice(text.as_bytes()),
-    }
-}
-
 /// `protocol`, `iana_number`, `direction`, `action` and `flow_state`.
 fn render_labels(t: &crate::tuple::FlowTuple<'_>, out: &mut Vec<u8>) {
     let mut o = Obj::resume(out, false);
@@ -76,11 +63,11 @@ impl Encode for FlatEncoder {
         out.extend_from_slice(b"{\"timestamp\":\"");
         self.time.write(out, t.timestamp_ms);
         out.extend_from_slice(lit!("\"", "src_ip", "\""));
-        write_ip(out, e.src.ip, e.src.ip_text);
+        out.extend_from_slice(e.src.ip_text.as_bytes());
         out.extend_from_slice(lit!("\"", "src_port", ""));
         write_u64(out, e.src.port as u64);
         out.extend_from_slice(lit!("", "dst_ip", "\""));
-        write_ip(out, e.dst.ip, e.dst.ip_text);
+        out.extend_from_slice(e.dst.ip_text.as_bytes());
         out.extend_from_slice(lit!("\"", "dst_port", ""));
         write_u64(out, e.dst.port as u64);
         let key = label_key(

@@ -16,7 +16,6 @@ pub mod alert;
 pub mod ecs;
 pub mod enrich;
 pub mod flat;
-pub mod ip_text;
 pub mod json;
 pub mod ocsf;
 pub mod prerender;
