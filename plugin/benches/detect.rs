@@ -10,7 +10,7 @@
 //! Run: `taskset -c 1 cargo bench -p nsgflow --bench detect`
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nsgflow::detect::{DetectConfig, Detection};
@@ -19,6 +19,11 @@ use nsgflow::engine::{EncodeLines, Engine, EventHandler};
 use nsgflow::event::FlowEvent;
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 use nsgflow::pipeline::{write_alerts, Detecting};
+
+mod clock {
+    include!("support/clock.rs");
+}
+use clock::Clock;
 
 mod data {
     include!("support/data.rs");
@@ -59,39 +64,6 @@ fn fresh_blobs(iters: u64, next: &mut u64, mut run: impl FnMut(&str)) -> Duratio
         total += t.elapsed();
     }
     total
-}
-
-/// The time the bench counts: this thread's CPU time where the OS keeps it (Linux,
-/// `CLOCK_THREAD_CPUTIME_ID`), so that other processes sharing the pinned core do not
-/// count (their cache pollution still does); wall time elsewhere.
-enum Clock {
-    Cpu(Duration),
-    Wall(Instant),
-}
-
-impl Clock {
-    fn now() -> Clock {
-        #[cfg(target_os = "linux")]
-        {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: `ts` is a valid timespec for the call to fill.
-            if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
-                return Clock::Cpu(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
-            }
-        }
-        Clock::Wall(Instant::now())
-    }
-
-    fn elapsed(&self) -> Duration {
-        match (self, Clock::now()) {
-            (Clock::Cpu(a), Clock::Cpu(b)) => b.saturating_sub(*a),
-            (Clock::Wall(a), _) => a.elapsed(),
-            (Clock::Cpu(_), Clock::Wall(_)) => Duration::ZERO,
-        }
-    }
 }
 
 fn bench(c: &mut Criterion) {

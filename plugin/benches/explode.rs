@@ -4,6 +4,11 @@
 //! ID, so the ratio measures the approach and not missing work.
 //!
 //! Run: `taskset -c 0 cargo bench -p nsgflow --bench explode`
+//!
+//! Wall-clock time by default (the reference on an idle machine). With
+//! `NSGFLOW_BENCH_CLOCK=cpu` the bench counts the thread's CPU time instead (Linux
+//! `CLOCK_THREAD_CPUTIME_ID`, as `benches/detect.rs` does): on a machine shared with other
+//! work, time spent waiting for the pinned core is left out.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -17,6 +22,11 @@ use nsgflow::l7::l7_protocol;
 use nsgflow::labels::Protocol;
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 use serde_json::{json, Map, Value};
+
+mod clock {
+    include!("support/clock.rs");
+}
+use clock::Clock;
 
 mod data {
     include!("support/data.rs");
@@ -139,6 +149,7 @@ fn naive_run(blob: &str, out: &mut Vec<u8>) -> u64 {
 
 fn bench(c: &mut Criterion) {
     let blob = data::blob(TUPLES, 7);
+    let cpu_clock = std::env::var("NSGFLOW_BENCH_CLOCK").is_ok_and(|v| v == "cpu");
     let mut naive_out = Vec::new();
     assert_eq!(naive_run(&blob, &mut naive_out), TUPLES as u64);
 
@@ -168,7 +179,7 @@ fn bench(c: &mut Criterion) {
                 TUPLES as u64
             );
             group.bench_with_input(BenchmarkId::new("nsgflow", format), &blob, |b, blob| {
-                b.iter(|| {
+                let mut run = || {
                     black_box(engine_run(
                         blob,
                         format,
@@ -177,13 +188,36 @@ fn bench(c: &mut Criterion) {
                         &mut out,
                         &mut dead,
                     ))
-                })
+                };
+                if cpu_clock {
+                    b.iter_custom(|iters| {
+                        let t = Clock::now();
+                        for _ in 0..iters {
+                            run();
+                        }
+                        t.elapsed()
+                    })
+                } else {
+                    b.iter(run)
+                }
             });
         }
         group.bench_with_input(
             BenchmarkId::new("naive_serde_value", "flat"),
             &blob,
-            |b, blob| b.iter(|| black_box(naive_run(blob, &mut naive_out))),
+            |b, blob| {
+                if cpu_clock {
+                    b.iter_custom(|iters| {
+                        let t = Clock::now();
+                        for _ in 0..iters {
+                            black_box(naive_run(blob, &mut naive_out));
+                        }
+                        t.elapsed()
+                    })
+                } else {
+                    b.iter(|| black_box(naive_run(blob, &mut naive_out)))
+                }
+            },
         );
         group.finish();
     }

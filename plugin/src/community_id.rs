@@ -48,36 +48,43 @@ impl CommunityId {
         let with_ports =
             protocol.has_ports() || matches!(protocol, Protocol::ICMP | Protocol::ICMPV6);
 
-        let (mut a, mut b) = (src_ip, dst_ip);
-        let swap = !one_way && (ip_key(&a), sp) > (ip_key(&b), dp);
-        if swap {
-            std::mem::swap(&mut a, &mut b);
-            std::mem::swap(&mut sp, &mut dp);
-        }
-
         // The message is at most 40 bytes, so it and its padding fit one 64-byte SHA-1
         // block: build it on the stack and compress once (no hasher state, no buffering).
+        // The smaller (address, port) side comes first; both IPv4, the common case, is
+        // compared and written as 32-bit numbers.
         let mut block = [0u8; 64];
-        let mut n = 0;
-        let mut put = |bytes: &[u8]| {
-            block[n..n + bytes.len()].copy_from_slice(bytes);
-            n += bytes.len();
-        };
-        put(&seed.to_be_bytes());
-        match (a, b) {
+        block[..2].copy_from_slice(&seed.to_be_bytes());
+        let mut n = match (src_ip, dst_ip) {
             (IpAddr::V4(a), IpAddr::V4(b)) => {
-                put(&a.octets());
-                put(&b.octets());
+                let (a, b) = (u32::from(a), u32::from(b));
+                let (a, b) = if !one_way && (a, sp) > (b, dp) {
+                    std::mem::swap(&mut sp, &mut dp);
+                    (b, a)
+                } else {
+                    (a, b)
+                };
+                block[2..6].copy_from_slice(&a.to_be_bytes());
+                block[6..10].copy_from_slice(&b.to_be_bytes());
+                10
             }
-            _ => {
-                put(&v6_bytes(a));
-                put(&v6_bytes(b));
+            (a, b) => {
+                let (a, b) = if !one_way && (ip_key(&a), sp) > (ip_key(&b), dp) {
+                    std::mem::swap(&mut sp, &mut dp);
+                    (b, a)
+                } else {
+                    (a, b)
+                };
+                block[2..18].copy_from_slice(&v6_bytes(a));
+                block[18..34].copy_from_slice(&v6_bytes(b));
+                34
             }
-        }
-        put(&[protocol.iana_number(), 0]);
+        };
+        block[n] = protocol.iana_number();
+        n += 2;
         if with_ports {
-            put(&sp.to_be_bytes());
-            put(&dp.to_be_bytes());
+            block[n..n + 2].copy_from_slice(&sp.to_be_bytes());
+            block[n + 2..n + 4].copy_from_slice(&dp.to_be_bytes());
+            n += 4;
         }
         block[n] = 0x80;
         block[56..].copy_from_slice(&((n as u64) * 8).to_be_bytes());
@@ -168,28 +175,24 @@ fn icmp_ports(icmp_type: u16, code: u16, v6: bool) -> (u16, u16, bool) {
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// Standard base64 (with padding) of 20 bytes into 28 characters.
+/// Standard base64 (with padding) of 20 bytes into 28 characters: six whole 3-byte groups,
+/// then the last two bytes and one `=`.
+#[inline]
 fn base64_20(input: &[u8; 20], out: &mut [u8; 28]) {
-    let mut o = 0;
-    for chunk in input.chunks(3) {
-        let b0 = chunk[0] as u32;
-        let b1 = chunk.get(1).copied().unwrap_or(0) as u32;
-        let b2 = chunk.get(2).copied().unwrap_or(0) as u32;
-        let n = (b0 << 16) | (b1 << 8) | b2;
-        out[o] = B64[(n >> 18) as usize & 63];
-        out[o + 1] = B64[(n >> 12) as usize & 63];
-        out[o + 2] = if chunk.len() > 1 {
-            B64[(n >> 6) as usize & 63]
-        } else {
-            b'='
-        };
-        out[o + 3] = if chunk.len() > 2 {
-            B64[n as usize & 63]
-        } else {
-            b'='
-        };
-        o += 4;
+    let sextet = |n: u32, shift: u32| B64[(n >> shift) as usize & 63];
+    for g in 0..6 {
+        let n =
+            (input[3 * g] as u32) << 16 | (input[3 * g + 1] as u32) << 8 | input[3 * g + 2] as u32;
+        out[4 * g] = sextet(n, 18);
+        out[4 * g + 1] = sextet(n, 12);
+        out[4 * g + 2] = sextet(n, 6);
+        out[4 * g + 3] = sextet(n, 0);
     }
+    let n = (input[18] as u32) << 16 | (input[19] as u32) << 8;
+    out[24] = sextet(n, 18);
+    out[25] = sextet(n, 12);
+    out[26] = sextet(n, 6);
+    out[27] = b'=';
 }
 
 #[cfg(test)]

@@ -226,10 +226,12 @@ impl<'e> Origin<'e> {
         match record.kind {
             FlowLogKind::Nsg => {
                 let id = ResourceId::parse(h.resource_id.as_deref().unwrap_or(""));
+                let [subscription_id, resource_group, nsg] =
+                    id.children(["subscriptions", "resourceGroups", "networkSecurityGroups"]);
                 Origin {
-                    subscription_id: id.subscription_id(),
-                    resource_group: id.resource_group(),
-                    nsg: id.child("networkSecurityGroups"),
+                    subscription_id,
+                    resource_group,
+                    nsg,
                     mac,
                     ..Origin::default()
                 }
@@ -239,15 +241,14 @@ impl<'e> Origin<'e> {
                 let flow_log = ResourceId::parse(h.flow_log_resource_id.as_deref().unwrap_or(""));
                 let acl = ResourceId::parse(group.acl_id.unwrap_or(""));
                 let leaf = target.leaf();
+                let [target_sub, target_rg] = target.children(["subscriptions", "resourceGroups"]);
+                let [log_sub, log_rg, flow_log] =
+                    flow_log.children(["subscriptions", "resourceGroups", "flowLogs"]);
                 Origin {
-                    subscription_id: target
-                        .subscription_id()
-                        .or_else(|| flow_log.subscription_id()),
-                    resource_group: target
-                        .resource_group()
-                        .or_else(|| flow_log.resource_group()),
+                    subscription_id: target_sub.or(log_sub),
+                    resource_group: target_rg.or(log_rg),
                     nsg: acl.child("networkSecurityGroups"),
-                    flow_log: flow_log.child("flowLogs"),
+                    flow_log,
                     target_resource: leaf.map(|(_, name)| name),
                     target_resource_type: leaf.map(|(t, _)| short_type(t)),
                     mac,

@@ -39,6 +39,30 @@ impl<'a> ResourceId<'a> {
         None
     }
 
+    /// [`ResourceId::child`] of several keys in one pass over the ID (each key found as
+    /// `child` would find it on its own).
+    pub fn children<const N: usize>(&self, keys: [&str; N]) -> [Option<&'a str>; N] {
+        let mut found = [None; N];
+        // Per key: 0 looking for it, 1 its value is next, 2 done.
+        let mut state = [0u8; N];
+        for seg in self.text.split('/').filter(|s| !s.is_empty()) {
+            for k in 0..N {
+                match state[k] {
+                    0 if seg.eq_ignore_ascii_case(keys[k]) => state[k] = 1,
+                    1 => {
+                        found[k] = Some(seg);
+                        state[k] = 2;
+                    }
+                    _ => {}
+                }
+            }
+            if state.iter().all(|&s| s == 2) {
+                break;
+            }
+        }
+        found
+    }
+
     pub fn subscription_id(&self) -> Option<&'a str> {
         self.child("subscriptions")
     }
@@ -96,6 +120,22 @@ mod tests {
         assert_eq!(fl.child("flowLogs"), Some("VNETFLOWLOG"));
         assert_eq!(short_type("VIRTUALNETWORKS"), "vnet");
         assert_eq!(short_type("applicationGateways"), "applicationGateways");
+    }
+
+    #[test]
+    fn children_in_one_pass_as_child_finds_each() {
+        let keys = ["subscriptions", "resourceGroups", "networkSecurityGroups"];
+        for text in [
+            "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/NSG",
+            "/subscriptions/resourceGroups/resourceGroups/networkSecurityGroups",
+            "//subscriptions//s/networkSecurityGroups",
+            "/subscriptions",
+            "resourceGroups/rg/subscriptions/s",
+            "",
+        ] {
+            let id = ResourceId::parse(text);
+            assert_eq!(id.children(keys), keys.map(|k| id.child(k)), "{text}");
+        }
     }
 
     #[test]

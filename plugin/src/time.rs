@@ -14,12 +14,15 @@ pub fn write_rfc3339_ms(out: &mut Vec<u8>, ms: u64) {
     out.extend_from_slice(&buf);
 }
 
-/// Formats timestamps, keeping the date of the last day it saw: tuples of a blob fall on
-/// one or two days, so the calendar arithmetic runs once a day, not once a tuple.
+/// Formats timestamps, keeping the text of the last minute it saw: the tuples of a flow
+/// log record share their minute, so the calendar and clock arithmetic runs once a minute,
+/// not once a tuple, and only the seconds and milliseconds are written each time.
 #[derive(Debug, Clone, Default)]
 pub struct Rfc3339Writer {
-    day: Option<u64>,
-    date: [u8; 11],
+    /// The minute since the epoch `text` holds, if any.
+    minute: Option<u64>,
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for that minute; seconds and milliseconds filled per call.
+    text: [u8; 24],
 }
 
 impl Rfc3339Writer {
@@ -28,34 +31,20 @@ impl Rfc3339Writer {
     pub fn write(&mut self, out: &mut Vec<u8>, ms: u64) {
         const MAX_MS: u64 = 253_402_300_799_999;
         let ms = ms.min(MAX_MS);
-        let day = ms / 86_400_000;
-        if self.day != Some(day) {
-            let mut full = [0u8; 24];
-            format_rfc3339_ms(day * 86_400_000, &mut full);
-            self.date.copy_from_slice(&full[..11]);
-            self.day = Some(day);
+        let minute = ms / 60_000;
+        if self.minute != Some(minute) {
+            format_rfc3339_ms(minute * 60_000, &mut self.text);
+            self.minute = Some(minute);
         }
-        let in_day = ms % 86_400_000;
-        let sod = (in_day / 1000) as u32;
-        let millis = (in_day % 1000) as u32;
-        let (h, m, s) = (sod / 3600, sod / 60 % 60, sod % 60);
+        let in_minute = (ms % 60_000) as u32;
+        let (s, millis) = (in_minute / 1000, in_minute % 1000);
         let d = |v: u32| b'0' + v as u8;
-        out.extend_from_slice(&self.date);
-        out.extend_from_slice(&[
-            d(h / 10),
-            d(h % 10),
-            b':',
-            d(m / 10),
-            d(m % 10),
-            b':',
-            d(s / 10),
-            d(s % 10),
-            b'.',
-            d(millis / 100),
-            d(millis / 10 % 10),
-            d(millis % 10),
-            b'Z',
-        ]);
+        self.text[17] = d(s / 10);
+        self.text[18] = d(s % 10);
+        self.text[20] = d(millis / 100);
+        self.text[21] = d(millis / 10 % 10);
+        self.text[22] = d(millis % 10);
+        out.extend_from_slice(&self.text);
     }
 }
 

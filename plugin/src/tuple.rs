@@ -692,6 +692,15 @@ mod tests {
                 };
                 for layout in [TupleLayout::NsgV1, TupleLayout::NsgV2, TupleLayout::Vnet] {
                     checked += 1;
+                    // An IPv4 address is accepted only as its standard dotted quad (no
+                    // leading zero, no space): its text is the address's own rendering.
+                    if let Ok(p) = FlowTuple::parse(t, layout) {
+                        for (ip, text) in [(p.src_ip, p.src_ip_text), (p.dst_ip, p.dst_ip_text)] {
+                            if ip.is_ipv4() {
+                                assert_eq!(ip.to_string(), text, "{t} as {layout:?}");
+                            }
+                        }
+                    }
                     if let Some(f) = fast::parse(t, layout) {
                         fast_hits += 1;
                         assert_eq!(

@@ -13,6 +13,7 @@
 use super::aggregate as agg;
 use super::enrich::{self, Enrichment};
 use super::json::{write_str, Obj};
+use super::prerender::{action_index, label_key, state_index, Prerendered};
 use super::Encode;
 use crate::aggregate::AggregateEvent;
 use crate::event::{FlowEvent, Origin};
@@ -36,10 +37,96 @@ fn write_cloud(o: &mut Obj<'_>, subscription_id: Option<&str>) {
 }
 
 /// Encodes ECS documents.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EcsEncoder {
     group: EcsGroup,
     time: Rfc3339Writer,
+    /// From `,"ecs"` to `"source":{"ip":"`, by kind, action and state.
+    head: Prerendered,
+    /// `,"network":{` up to `direction`, by protocol, direction and IP version.
+    network: Prerendered,
+    /// `,"azure":{"flow_log":{` up to `state`, by direction and state.
+    azure: Prerendered,
+}
+
+impl Default for EcsEncoder {
+    fn default() -> Self {
+        EcsEncoder {
+            group: EcsGroup::default(),
+            time: Rfc3339Writer::default(),
+            head: Prerendered::new(2 * 2 * 5),
+            network: Prerendered::new(128),
+            azure: Prerendered::new(2 * 5),
+        }
+    }
+}
+
+/// The `ecs` and `event` objects and the opening of `source`: constants of a tuple's kind,
+/// action and state.
+fn render_head(kind: FlowLogKind, action: Action, state: Option<FlowState>, out: &mut Vec<u8>) {
+    let mut o = Obj::resume(out, false);
+    let mut ecs = o.object(k!("ecs"));
+    ecs.clean_str(k!("version"), ECS_VERSION);
+    ecs.close();
+
+    let mut ev = o.object(k!("event"));
+    ev.clean_str(k!("kind"), "event");
+    ev.strs(k!("category"), &["network"]);
+    let types: &[&str] = match (action, state) {
+        (Action::Allow, Some(FlowState::Begin)) => &["connection", "allowed", "start"],
+        (Action::Allow, Some(FlowState::End)) => &["connection", "allowed", "end"],
+        (Action::Allow, _) => &["connection", "allowed"],
+        (Action::Deny, Some(FlowState::Begin)) => &["connection", "denied", "start"],
+        (Action::Deny, Some(FlowState::End)) => &["connection", "denied", "end"],
+        (Action::Deny, _) => &["connection", "denied"],
+    };
+    ev.strs(k!("type"), types);
+    ev.clean_str(k!("action"), action.as_str());
+    ev.clean_str(
+        k!("outcome"),
+        match action {
+            Action::Allow => "success",
+            Action::Deny => "failure",
+        },
+    );
+    ev.clean_str(k!("module"), "azure");
+    ev.clean_str(
+        k!("dataset"),
+        match kind {
+            FlowLogKind::Nsg => "azure.nsg_flow",
+            FlowLogKind::Vnet => "azure.vnet_flow",
+        },
+    );
+    ev.close();
+    out.extend_from_slice(b",\"source\":{\"ip\":\"");
+}
+
+/// The opening of `network` up to its `direction`.
+fn render_network(t: &crate::tuple::FlowTuple<'_>, ipv4: bool, out: &mut Vec<u8>) {
+    let mut o = Obj::resume(out, false);
+    let mut n = o.object(k!("network"));
+    n.opt_clean_str(k!("transport"), t.protocol.name());
+    let mut num = itoa::Buffer::new();
+    n.clean_str(k!("iana_number"), num.format(t.protocol.iana_number()));
+    n.clean_str(k!("type"), if ipv4 { "ipv4" } else { "ipv6" });
+    n.clean_str(
+        k!("direction"),
+        match t.direction {
+            Direction::Inbound => "ingress",
+            Direction::Outbound => "egress",
+        },
+    );
+}
+
+/// The opening of `azure.flow_log` up to its `state`.
+fn render_azure(direction: Direction, state: Option<FlowState>, out: &mut Vec<u8>) {
+    let mut o = Obj::resume(out, false);
+    let mut az = o.object(k!("azure"));
+    let mut fl = az.object(k!("flow_log"));
+    fl.clean_str(k!("direction"), direction.as_str());
+    if let Some(state) = state {
+        fl.clean_str(k!("state"), state.as_str());
+    }
 }
 
 /// What ECS renders once per flow group.
@@ -108,45 +195,15 @@ impl Encode for EcsEncoder {
         out.extend_from_slice(b"{\"@timestamp\":\"");
         self.time.write(out, t.timestamp_ms);
         out.push(b'"');
-        let mut o = Obj::resume(out, false);
-        let mut ecs = o.object(k!("ecs"));
-        ecs.clean_str(k!("version"), ECS_VERSION);
-        ecs.close();
-
-        // Per tuple, only constants: written as they are, without the escaping writer.
-        let mut ev = o.object(k!("event"));
-        ev.clean_str(k!("kind"), "event");
-        ev.raw(k!("category"), br#"["network"]"#);
-        let types: &[u8] = match (t.action, t.state) {
-            (Action::Allow, Some(FlowState::Begin)) => br#"["connection","allowed","start"]"#,
-            (Action::Allow, Some(FlowState::End)) => br#"["connection","allowed","end"]"#,
-            (Action::Allow, _) => br#"["connection","allowed"]"#,
-            (Action::Deny, Some(FlowState::Begin)) => br#"["connection","denied","start"]"#,
-            (Action::Deny, Some(FlowState::End)) => br#"["connection","denied","end"]"#,
-            (Action::Deny, _) => br#"["connection","denied"]"#,
-        };
-        ev.raw(k!("type"), types);
-        ev.clean_str(k!("action"), t.action.as_str());
-        ev.clean_str(
-            k!("outcome"),
-            match t.action {
-                Action::Allow => "success",
-                Action::Deny => "failure",
-            },
-        );
-        ev.clean_str(k!("module"), "azure");
-        ev.clean_str(
-            k!("dataset"),
-            match e.record.kind {
-                FlowLogKind::Nsg => "azure.nsg_flow",
-                FlowLogKind::Vnet => "azure.vnet_flow",
-            },
-        );
-        ev.close();
+        let (kind, action, state) = (e.record.kind, t.action, t.state);
+        let head = (kind as usize * 2 + action_index(action)) * 5 + state_index(state);
+        self.head
+            .write(Some(head), out, |b| render_head(kind, action, state, b));
+        out.extend_from_slice(e.src.ip_text.as_bytes());
+        out.push(b'"');
 
         let nic_is_source = t.direction == Direction::Outbound;
-        let mut s = o.object(k!("source"));
-        s.clean_str(k!("ip"), e.src.ip_text);
+        let mut s = Obj::resume(out, false);
         s.u64(k!("port"), e.src.port as u64);
         if nic_is_source && !g.mac.is_empty() {
             s.raw(k!("mac"), &g.mac);
@@ -156,6 +213,7 @@ impl Encode for EcsEncoder {
         enrich::write_ecs_geo(&mut s, &e.src);
         s.close();
 
+        let mut o = Obj::resume(out, false);
         let mut d = o.object(k!("destination"));
         d.clean_str(k!("ip"), e.dst.ip_text);
         d.u64(k!("port"), e.dst.port as u64);
@@ -167,18 +225,10 @@ impl Encode for EcsEncoder {
         enrich::write_ecs_geo(&mut d, &e.dst);
         d.close();
 
-        let mut n = o.object(k!("network"));
-        n.opt_clean_str(k!("transport"), t.protocol.name());
-        let mut num = itoa::Buffer::new();
-        n.clean_str(k!("iana_number"), num.format(t.protocol.iana_number()));
-        n.clean_str(k!("type"), if e.src.ip.is_ipv4() { "ipv4" } else { "ipv6" });
-        n.clean_str(
-            k!("direction"),
-            match t.direction {
-                Direction::Inbound => "ingress",
-                Direction::Outbound => "egress",
-            },
-        );
+        let ipv4 = e.src.ip.is_ipv4();
+        let key = label_key(t.protocol, t.direction, ipv4 as usize, 0);
+        self.network.write(key, out, |b| render_network(t, ipv4, b));
+        let mut n = Obj::resume(out, false);
         n.opt_clean_str(k!("protocol"), e.l7_protocol);
         n.clean_bytes(k!("community_id"), e.community_id.as_bytes());
         if let (Some(a), Some(b)) = (t.bytes_src_to_dst, t.bytes_dst_to_src) {
@@ -189,14 +239,16 @@ impl Encode for EcsEncoder {
         }
         n.close();
 
-        let mut rel = o.object(k!("related"));
-        if e.src.ip_text == e.dst.ip_text {
-            rel.strs(k!("ip"), &[e.src.ip_text]);
-        } else {
-            rel.strs(k!("ip"), &[e.src.ip_text, e.dst.ip_text]);
+        // Addresses as the tuple wrote them, checked by the tuple parser: nothing to escape.
+        out.extend_from_slice(br#","related":{"ip":[""#);
+        out.extend_from_slice(e.src.ip_text.as_bytes());
+        if e.src.ip_text != e.dst.ip_text {
+            out.extend_from_slice(br#"",""#);
+            out.extend_from_slice(e.dst.ip_text.as_bytes());
         }
-        rel.close();
+        out.extend_from_slice(br#""]}"#);
 
+        let mut o = Obj::resume(out, false);
         o.splice(&g.top);
         let en = Enrichment::of(e).native_geo();
         enrich::write_ecs_threat(&mut o, &en);
@@ -209,20 +261,18 @@ impl Encode for EcsEncoder {
         enrich::write_fields(&mut ns, &en);
         ns.close();
 
-        let mut az = o.object(k!("azure"));
-        let mut fl = az.object(k!("flow_log"));
-        fl.clean_str(k!("direction"), t.direction.as_str());
-        if let Some(state) = t.state {
-            fl.clean_str(k!("state"), state.as_str());
-        }
+        let direction = t.direction;
+        let az = direction as usize * 5 + state_index(state);
+        self.azure
+            .write(Some(az), out, |b| render_azure(direction, state, b));
+        let mut fl = Obj::resume(out, false);
         if let Some(enc) = t.encryption {
             fl.clean_str(k!("encryption"), enc.code());
             fl.bool(k!("encrypted"), enc.is_encrypted());
         }
         fl.splice(&g.flow_log);
         fl.close();
-        az.close();
-        o.close();
+        out.extend_from_slice(b"}}");
     }
 
     fn encode_alert(&mut self, a: &crate::detect::Alert, out: &mut Vec<u8>) {

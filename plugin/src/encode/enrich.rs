@@ -103,7 +103,28 @@ pub enum Side {
 }
 
 /// Writes `src_listed`, `src_feeds`, ..., `flow_type`, `malicious` into `o`.
+#[inline]
 pub fn write_fields(o: &mut Obj<'_>, en: &Enrichment<'_, '_>) {
+    // With no feeds, topology or geography configured (the common case) there is
+    // nothing to write: checked inline, without a call per tuple.
+    if en.malicious.is_some()
+        || en.flow_type.is_some()
+        || en.sides().any(|(e, _)| has_fields(e, en))
+    {
+        write_fields_of(o, en);
+    }
+}
+
+/// Whether an endpoint has any of the fields [`write_fields`] writes for its side.
+#[inline]
+fn has_fields(e: &Endpoint<'_>, en: &Enrichment<'_, '_>) -> bool {
+    e.reputation.is_some()
+        || e.site.is_some()
+        || e.service_tag.is_some()
+        || (en.own_geo_fields && (e.country.is_some() || e.asn.is_some()))
+}
+
+fn write_fields_of(o: &mut Obj<'_>, en: &Enrichment<'_, '_>) {
     for (e, side) in en.sides() {
         let k = match side {
             Side::Src => &SRC,

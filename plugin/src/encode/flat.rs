@@ -4,38 +4,80 @@
 
 use super::aggregate as agg;
 use super::enrich::{self, Enrichment};
-use super::json::Obj;
+use super::json::{write_u64, Obj};
+use super::prerender::{action_index, label_key, state_index, Prerendered};
 use super::{Encode, GroupCache};
 use crate::aggregate::AggregateEvent;
+use crate::classify::AddressClass;
 use crate::event::{FlowEvent, Origin};
 use crate::k;
 use crate::time::Rfc3339Writer;
 
+/// `PREV,"KEY":NEXT` as bytes: what ends the field before, a key, what opens its value.
+macro_rules! lit {
+    ($prev:literal, $key:literal, $next:literal) => {
+        concat!($prev, ",\"", $key, "\":", $next).as_bytes()
+    };
+}
+
 /// Encodes the flat schema.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FlatEncoder {
     group: GroupCache,
     time: Rfc3339Writer,
+    /// `,"protocol"` to `flow_state`, by protocol, direction, action and state.
+    labels: Prerendered,
+    /// `,"src_class"` and `dst_class`, by the two classes, for events with no named
+    /// network on either side.
+    classes: Prerendered,
+}
+
+impl Default for FlatEncoder {
+    fn default() -> Self {
+        FlatEncoder {
+            group: GroupCache::default(),
+            time: Rfc3339Writer::default(),
+            labels: Prerendered::new(128),
+            classes: Prerendered::new(AddressClass::ALL.len() * AddressClass::ALL.len()),
+        }
+    }
+}
+
+/// `protocol`, `iana_number`, `direction`, `action` and `flow_state`.
+fn render_labels(t: &crate::tuple::FlowTuple<'_>, out: &mut Vec<u8>) {
+    let mut o = Obj::resume(out, false);
+    o.opt_clean_str(k!("protocol"), t.protocol.name());
+    o.u64(k!("iana_number"), t.protocol.iana_number() as u64);
+    o.clean_str(k!("direction"), t.direction.as_str());
+    o.clean_str(k!("action"), t.action.as_str());
+    if let Some(state) = t.state {
+        o.clean_str(k!("flow_state"), state.as_str());
+    }
 }
 
 impl Encode for FlatEncoder {
     fn encode(&mut self, e: &FlowEvent<'_>, out: &mut Vec<u8>) {
         let t = e.tuple;
+        // The per-tuple fields are written with each key's comma, quotes and colon (and a
+        // string value's opening quote) as one literal: fewer, longer writes.
         out.extend_from_slice(b"{\"timestamp\":\"");
         self.time.write(out, t.timestamp_ms);
-        out.push(b'"');
+        out.extend_from_slice(lit!("\"", "src_ip", "\""));
+        out.extend_from_slice(e.src.ip_text.as_bytes());
+        out.extend_from_slice(lit!("\"", "src_port", ""));
+        write_u64(out, e.src.port as u64);
+        out.extend_from_slice(lit!("", "dst_ip", "\""));
+        out.extend_from_slice(e.dst.ip_text.as_bytes());
+        out.extend_from_slice(lit!("\"", "dst_port", ""));
+        write_u64(out, e.dst.port as u64);
+        let key = label_key(
+            t.protocol,
+            t.direction,
+            action_index(t.action),
+            state_index(t.state),
+        );
+        self.labels.write(key, out, |b| render_labels(t, b));
         let mut o = Obj::resume(out, false);
-        o.clean_str(k!("src_ip"), e.src.ip_text);
-        o.u64(k!("src_port"), e.src.port as u64);
-        o.clean_str(k!("dst_ip"), e.dst.ip_text);
-        o.u64(k!("dst_port"), e.dst.port as u64);
-        o.opt_clean_str(k!("protocol"), t.protocol.name());
-        o.u64(k!("iana_number"), t.protocol.iana_number() as u64);
-        o.clean_str(k!("direction"), t.direction.as_str());
-        o.clean_str(k!("action"), t.action.as_str());
-        if let Some(state) = t.state {
-            o.clean_str(k!("flow_state"), state.as_str());
-        }
         if let Some(enc) = t.encryption {
             o.clean_str(k!("encryption"), enc.code());
             o.bool(k!("encrypted"), enc.is_encrypted());
@@ -44,10 +86,21 @@ impl Encode for FlatEncoder {
         o.opt_u64(k!("bytes_src_to_dst"), t.bytes_src_to_dst);
         o.opt_u64(k!("packets_dst_to_src"), t.packets_dst_to_src);
         o.opt_u64(k!("bytes_dst_to_src"), t.bytes_dst_to_src);
-        o.clean_str(k!("src_class"), e.src.class.as_str());
-        o.opt_str(k!("src_network"), e.src.network);
-        o.clean_str(k!("dst_class"), e.dst.class.as_str());
-        o.opt_str(k!("dst_network"), e.dst.network);
+        if e.src.network.is_none() && e.dst.network.is_none() {
+            let key = e.src.class as usize * AddressClass::ALL.len() + e.dst.class as usize;
+            self.classes.write(Some(key), out, |b| {
+                let mut o = Obj::resume(b, false);
+                o.clean_str(k!("src_class"), e.src.class.as_str());
+                o.clean_str(k!("dst_class"), e.dst.class.as_str());
+            });
+        } else {
+            let mut o = Obj::resume(out, false);
+            o.clean_str(k!("src_class"), e.src.class.as_str());
+            o.opt_str(k!("src_network"), e.src.network);
+            o.clean_str(k!("dst_class"), e.dst.class.as_str());
+            o.opt_str(k!("dst_network"), e.dst.network);
+        }
+        let mut o = Obj::resume(out, false);
         o.opt_clean_str(k!("l7_protocol"), e.l7_protocol);
         o.clean_bytes(k!("community_id"), e.community_id.as_bytes());
         enrich::write_fields(&mut o, &Enrichment::of(e));

@@ -19,6 +19,7 @@ pub mod enrich;
 pub mod flat;
 pub mod json;
 pub mod ocsf;
+pub mod prerender;
 pub mod splunk;
 pub mod vector_native;
 

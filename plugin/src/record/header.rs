@@ -35,13 +35,21 @@ pub(super) fn identify(
             )),
         },
         (Some(properties), None) => {
-            let props = nsg_properties(&mut Scanner::at(text, properties)).map_err(|e| {
+            let read;
+            let props = match &header.nsg_properties {
+                Some(read) => read,
+                None => {
+                    read = nsg_properties(&mut Scanner::at(text, properties));
+                    &read
+                }
+            };
+            let props = props.as_ref().map_err(|e| {
                 (
                     reason::BAD_FLOW_GROUP,
                     format!("`properties`: {e} (offset in the input)"),
                 )
             })?;
-            Ok((FlowLogKind::Nsg, props.version?, props.flows))
+            Ok((FlowLogKind::Nsg, props.version.clone()?, props.flows))
         }
         (None, None) => Err((
             reason::NOT_A_FLOW_LOG,
@@ -87,9 +95,18 @@ pub(super) fn header_field<'a>(
             return Ok(());
         }
         "properties" => {
+            // Read as the NSG `properties` object in this one pass (its `flows` are
+            // skipped once, not once here and again to identify the record). Where that
+            // fails, the value is skipped as any other and `identify` reports why.
             sc.skip_ws();
-            h.properties = Some(sc.pos());
-            sc.skip_value()?;
+            let start = sc.pos();
+            h.properties = Some(start);
+            let read = nsg_properties(sc);
+            if read.is_err() {
+                sc.set_pos(start);
+                sc.skip_value()?;
+            }
+            h.nsg_properties = Some(read);
             return Ok(());
         }
         "flowRecords" => {
@@ -112,7 +129,8 @@ pub(super) fn header_field<'a>(
     Ok(())
 }
 
-struct NsgProperties {
+#[derive(Debug, Clone)]
+pub(crate) struct NsgProperties {
     /// The version, or the reason code and detail of why it cannot be read.
     version: Result<u64, (&'static str, String)>,
     /// Offset of the `flows` array.

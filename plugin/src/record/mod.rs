@@ -77,6 +77,9 @@ pub struct RecordHeader<'a> {
     pub target_resource_id: Option<Cow<'a, str>>,
     /// Offset of the `properties` (NSG) value.
     pub(super) properties: Option<usize>,
+    /// The `properties` object as read in the same pass (its `Version` and where its
+    /// `flows` start), or why it could not be read.
+    pub(super) nsg_properties: Option<Result<header::NsgProperties, crate::json::JsonError>>,
     /// Offset of the `flowRecords` (VNet) value.
     pub(super) flow_records: Option<usize>,
     /// A `records` array inside a record: the Microsoft docs sample bug.

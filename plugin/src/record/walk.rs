@@ -419,7 +419,7 @@ mod tests {
     #[derive(Default)]
     struct Collect {
         tuples: Vec<(String, String, Option<String>, String)>,
-        rejects: Vec<(RejectLevel, &'static str, String)>,
+        rejects: Vec<(RejectLevel, &'static str, String, String)>,
         records: usize,
     }
 
@@ -433,7 +433,8 @@ mod tests {
             ));
         }
         fn reject(&mut self, r: Rejection<'_>) {
-            self.rejects.push((r.level, r.reason, r.text.to_string()));
+            self.rejects
+                .push((r.level, r.reason, r.text.to_string(), r.detail));
         }
         fn record_done(&mut self, _: &Record<'_>, _: usize) {
             self.records += 1;
@@ -494,5 +495,42 @@ mod tests {
         assert_eq!(c.tuples.len(), 2);
         assert_eq!(c.rejects.len(), 1);
         assert_eq!(c.rejects[0].1, reason::INVALID_JSON);
+    }
+
+    #[test]
+    fn properties_read_in_the_header_pass_whatever_their_shape() {
+        // `Version` after `flows`, and other keys around them: read in the one pass.
+        let late_version = NSG2
+            .replace(
+                r#""properties":{"Version":2,"flows":"#,
+                r#""properties":{"note":[1,{"a":"}"}],"flows":"#,
+            )
+            .replace(
+                r#"{"rule":"R2","flows":[]}]}}"#,
+                r#"{"rule":"R2","flows":[]}],"Version":2}}"#,
+            );
+        let mut c = Collect::default();
+        walk(&format!("{late_version}\n{NSG2}\n"), &mut c);
+        assert_eq!(c.tuples.len(), 2, "{:?}", c.rejects);
+
+        // Not an object, or not well formed inside: the record is rejected naming
+        // `properties` and where, and the next record is still read.
+        for (bad, detail) in [
+            (r#""properties":5}"#, "`properties`: "),
+            (r#""properties":{"Version" 2}}"#, "`properties`: "),
+        ] {
+            let record = format!("{}{bad}", &NSG2[..NSG2.find(r#""properties""#).unwrap()]);
+            let mut c = Collect::default();
+            walk(&format!("{record}\n{NSG2}\n"), &mut c);
+            assert_eq!(c.tuples.len(), 1, "{record}: {:?}", c.rejects);
+            assert_eq!(c.rejects.len(), 1, "{record}");
+            assert_eq!(c.rejects[0].1, reason::BAD_FLOW_GROUP, "{record}");
+            assert!(c.rejects[0].3.starts_with(detail), "{:?}", c.rejects[0]);
+            assert!(
+                c.rejects[0].3.ends_with("(offset in the input)"),
+                "{:?}",
+                c.rejects[0]
+            );
+        }
     }
 }
