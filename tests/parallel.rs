@@ -284,10 +284,22 @@ fn bad_blobs_in_ranges_give_the_same_rejections_as_one_thread() {
             assert_same(&format!("{name}, {range} B ranges"), &one, &many);
         }
     }
-    // All together, in one run.
+    // All together, in one run, with a file that is not UTF-8 (read and checked by a
+    // worker, in its place) and one that cannot be read.
+    let mut paths = paths;
+    let gzip = d.0.join("compressed.json");
+    std::fs::write(&gzip, b"\x1f\x8b\x08\x00\xff\xfe{\"records\":[]}").unwrap();
+    paths.insert(3, gzip);
+    paths.insert(6, d.0.join("gone.json"));
     let inputs = files(&paths);
     let one = run(&config, &inputs, &Options::new(1), None);
     assert!(one.alerts_and_stats.rejected_total() > 0 && !one.dead.is_empty());
+    assert!(
+        matches!(&one.runs[3].1, InputRun::NotFlowLog(why) if why.contains("not UTF-8"))
+            && matches!(&one.runs[6].1, InputRun::Failed(why) if why.contains("cannot read")),
+        "{:?}",
+        &one.runs[3..7]
+    );
     let many = run(&config, &inputs, &small(3, 900), None);
     assert_same("all bad blobs", &one, &many);
 }
