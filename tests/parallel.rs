@@ -391,8 +391,10 @@ fn aggregation_and_detection_stay_exact_with_threads() {
         let path = scenario.write_config(&d.0.join(what), yaml).unwrap();
         let config = Config::load(&path).unwrap();
         let one = run(&config, &inputs, &Options::new(1), None);
-        let many = run(&config, &inputs, &small(2, 4096), None);
-        assert_same(what, &one, &many);
+        for threads in [2, 4] {
+            let many = run(&config, &inputs, &small(threads, 4096), None);
+            assert_same(&format!("{what}, {threads} threads"), &one, &many);
+        }
         let stats = &one.alerts_and_stats;
         if let Some(agg) = &stats.aggregation {
             assert_eq!(

@@ -565,7 +565,7 @@ pub fn whole_input(
 }
 
 /// A file that could not be read: counted, and what the run reports.
-pub fn read_failed(engine: &mut Engine, name: &str, e: &io::Error) -> InputRun {
+pub fn read_error(engine: &mut Engine, name: &str, e: &io::Error) -> InputRun {
     engine.stats.input_failed();
     InputRun::Failed(format!("{name}: cannot read: {e}"))
 }
@@ -583,7 +583,7 @@ pub fn file_input(
 ) -> InputRun {
     let Some(cp) = checkpoint else {
         return match crate::input::read_file(path, buf) {
-            Err(e) => read_failed(engine, name, &e),
+            Err(e) => read_error(engine, name, &e),
             Ok(()) => whole_input(engine, name, buf, handler, dead),
         };
     };

@@ -354,7 +354,7 @@ impl Worker {
             let mut buf = lock(&shared.texts).pop().unwrap_or_default();
             if let Err(e) = crate::input::read_file(path, &mut buf) {
                 lock(&shared.texts).push(buf);
-                let run = checkpoint::read_failed(&mut self.engine, &job.name, &e);
+                let run = checkpoint::read_error(&mut self.engine, &job.name, &e);
                 let what = Outcome::File { run, mark: None };
                 return self.send(key, Vec::new(), 0, what, done);
             }

@@ -31,9 +31,10 @@ pub struct ProcessArgs {
     /// emits only what is new (for a folder synced by azcopy or mounted with blobfuse).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
-    /// Worker threads [default: the available cores]. Output order stays that of one
-    /// thread; with aggregation, detection or stdin alone the run uses one thread
-    /// (user guide: Operations, Threads).
+    /// Worker threads [default: the available cores]: each reads and processes whole files
+    /// or record ranges of large blobs. Output is written in input order, byte for byte
+    /// that of one thread; with aggregation, detection or stdin alone the run uses one
+    /// thread (user guide: Operations, Threads).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
     #[command(flatten)]
