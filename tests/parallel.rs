@@ -2,13 +2,14 @@
 //! the same order, the same dead letters, the same run summary, the same checkpoint, for
 //! every fixture, sample and synthetic blob, whole or cut into record ranges, and for bad
 //! blobs (cut mid-write, invalid JSON inside, foreign elements, values after the blob).
-//! Aggregation and detection stay exact with threads (they run on one thread).
+//! Aggregation stays exact with threads: the workers make the tuples, the calling thread
+//! aggregates them in order. Detection stays exact (it runs on one thread).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use nsgflow::aggregate::FlushReason;
+use nsgflow::aggregate::{AggregateConfig, FlushReason, Seconds};
 use nsgflow::checkpoint::{finish_run, Checkpoint, InputRun, RunHooks};
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
@@ -60,6 +61,8 @@ struct Run {
     alerts_and_stats: Stats,
     runs: Vec<(String, InputRun)>,
     checkpoint: Option<Checkpoint>,
+    /// The pipeline let workers share the run (with more than one thread, they did).
+    shared: bool,
 }
 
 fn run(config: &Config, inputs: &[Input], options: &Options, checkpoint: Option<&Path>) -> Run {
@@ -72,6 +75,7 @@ fn run(config: &Config, inputs: &[Input], options: &Options, checkpoint: Option<
         .unwrap();
     let mut cp = checkpoint.map(|c| Checkpoint::load(c).unwrap());
     let mut hooks = Record::default();
+    let shared = p.shares_work();
     parallel::run_inputs(&mut p, cp.as_mut(), inputs, &mut hooks, options);
     let save = cp.as_mut().zip(checkpoint);
     finish_run(&mut p, save, FlushReason::EndOfInput).unwrap();
@@ -81,6 +85,7 @@ fn run(config: &Config, inputs: &[Input], options: &Options, checkpoint: Option<
         alerts_and_stats: p.engine.stats.clone(),
         runs: hooks.0,
         checkpoint: cp,
+        shared,
     }
 }
 
@@ -372,6 +377,75 @@ fn directories_and_stdin_free_order_is_the_order_given() {
     assert_same("samples directory", &one, &many);
 }
 
+/// Conservation: every tuple in is in exactly one aggregate out, with its packets and
+/// bytes (the aggregate lines, not the alerts beside them, are summed back).
+fn assert_conserved(label: &str, run: &Run) {
+    let stats = &run.alerts_and_stats;
+    let Some(agg) = &stats.aggregation else {
+        return;
+    };
+    assert_eq!(agg.tuples, stats.events, "{label}: every tuple in one aggregate");
+    let (mut tuples, mut lines) = (0u64, 0u64);
+    for line in run.events.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v.get("kind").and_then(serde_json::Value::as_str) == Some("alert") {
+            continue;
+        }
+        let n = v
+            .get("tuples")
+            .or_else(|| v.pointer("/nsgflow/tuples"))
+            .and_then(serde_json::Value::as_u64);
+        tuples += n.unwrap_or_else(|| panic!("{label}: no tuples count in {line}"));
+        lines += 1;
+    }
+    assert!(lines > 0, "{label}: aggregates written");
+    assert_eq!(tuples, stats.events, "{label}: the aggregates sum to the tuples");
+}
+
+#[test]
+fn aggregation_in_ranges_equals_one_thread_for_every_key() {
+    // Fixtures, samples and synthetic blobs (many keys, several windows), cut into small
+    // ranges: the aggregates of 2 to 4 workers are those of one thread, byte for byte,
+    // for each key preset, a key with the rule and the resource (contexts made by the
+    // workers, numbered as one thread numbers them), and a max_keys that flushes early.
+    let d = Dir::new("aggregate");
+    let mut paths = fixtures_and_samples();
+    paths.extend((0..3).map(|i| {
+        d.file(
+            &format!("s{i}.json"),
+            &nsgflow_bench_data::blob(1500 + 700 * i, 20 + i as u64),
+        )
+    }));
+    let inputs = files(&paths);
+    for (key, window, max_keys, lateness) in [
+        ("5tuple", 60, 1_000_000, 300),
+        ("traffic-analytics", 600, 1_000_000, 300),
+        ("dst_ip,dst_port,action,rule,resource", 60, 1_000_000, 300),
+        ("src_ip,rule", 60, 50, 0),
+    ] {
+        let yaml = &format!("key {key}, window {window}, max_keys {max_keys}, lateness {lateness}");
+        let config = Config {
+            aggregate: AggregateConfig {
+                enabled: true,
+                key: key.parse().unwrap(),
+                window: Seconds(window),
+                max_keys,
+                allowed_lateness: Seconds(lateness),
+            },
+            ..Config::default()
+        };
+        let one = run(&config, &inputs, &Options::new(1), None);
+        assert_conserved(yaml, &one);
+        for (threads, range) in [(2, 1), (3, 300), (4, 4096)] {
+            let many = run(&config, &inputs, &small(threads, range), None);
+            let label = format!("{yaml}, {threads} threads, {range} B ranges");
+            assert!(many.shared, "{label}: on workers");
+            assert_same(&label, &one, &many);
+            assert_conserved(&label, &many);
+        }
+    }
+}
+
 #[test]
 fn aggregation_and_detection_stay_exact_with_threads() {
     // The generated estate the detection tests use: every detector has a case in it.
@@ -394,14 +468,11 @@ fn aggregation_and_detection_stay_exact_with_threads() {
         for threads in [2, 4] {
             let many = run(&config, &inputs, &small(threads, 4096), None);
             assert_same(&format!("{what}, {threads} threads"), &one, &many);
+            assert_eq!(many.shared, what == "aggregation", "{what}: on workers");
+            assert_conserved(&format!("{what}, {threads} threads"), &many);
         }
+        assert_conserved(what, &one);
         let stats = &one.alerts_and_stats;
-        if let Some(agg) = &stats.aggregation {
-            assert_eq!(
-                agg.tuples, stats.events,
-                "{what}: every tuple in one aggregate"
-            );
-        }
         if let Some(det) = &stats.detection {
             assert!(
                 det.alerts.values().sum::<u64>() > 0,

@@ -50,6 +50,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use crate::aggregate::{Context, TupleIn, TupleKeys};
 use crate::checkpoint::{self, Checkpoint, FileMark, InputRun, RunHooks};
 use crate::encode::Encode;
 use crate::engine::{Engine, EventHandler};
@@ -121,6 +122,7 @@ pub fn run_inputs<W: Write>(
         wake: Condvar::new(),
         max_out: options.threads * 3,
         chunks: Mutex::new(Vec::new()),
+        tuples: Mutex::new(Vec::new()),
         texts: Mutex::new(Vec::new()),
         options: *options,
     };
@@ -133,9 +135,13 @@ pub fn run_inputs<W: Write>(
                 Engine::new(pipeline.engine.enricher.clone()),
                 crate::encode::encoder(format, &encode_options),
                 dead_letters,
+                pipeline.worker_keys(),
             );
             let (shared, done_tx) = (&shared, done_tx.clone());
             s.spawn(move || {
+                // A panic ends the run: the other workers stop, the calling thread
+                // stops waiting, and the scope hands the panic on.
+                let _close = CloseOnPanic(shared);
                 while let Some((key, job)) = shared.take() {
                     if !worker.run(key, job, shared, &done_tx) {
                         break;
@@ -209,6 +215,8 @@ struct Shared {
     max_out: usize,
     /// Chunk buffers, reused once written.
     chunks: Mutex<Vec<Vec<u8>>>,
+    /// Tuple batch buffers (aggregation), reused once aggregated.
+    tuples: Mutex<Vec<Vec<TupleIn>>>,
     /// Read buffers of whole files, reused once their input is written.
     texts: Mutex<Vec<Vec<u8>>>,
     options: Options,
@@ -263,12 +271,29 @@ impl Shared {
     }
 }
 
-/// A job's result: its lines, dead letters and counters.
+/// Closes the queue when a worker panics: the other workers end, so every sender of
+/// results is dropped and the calling thread stops waiting for the lost job; then
+/// `std::thread::scope` hands the panic on to the caller (no hang).
+struct CloseOnPanic<'a>(&'a Shared);
+
+impl Drop for CloseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.close();
+        }
+    }
+}
+
+/// A job's result: its lines (or, aggregating, its tuples and the contexts they name),
+/// dead letters and counters.
 struct Done {
     key: Key,
     worker: usize,
     out: Vec<u8>,
     lines: u64,
+    tuples: Vec<TupleIn>,
+    /// The contexts the job made, in id order (see [`TupleKeys::drain_contexts`]).
+    contexts: Vec<Context>,
     dead: Vec<u8>,
     stats: Stats,
     what: Outcome,
@@ -294,16 +319,22 @@ enum Outcome {
     },
 }
 
-/// Encodes each event as one line into a chunk.
+/// Encodes each event as one line into a chunk or, aggregating, makes its tuple.
 struct Lines<'a> {
     encoder: &'a mut dyn Encode,
     out: &'a mut Vec<u8>,
     lines: u64,
+    keys: Option<&'a mut TupleKeys>,
+    tuples: &'a mut Vec<TupleIn>,
 }
 
 impl EventHandler for Lines<'_> {
     #[inline]
     fn event(&mut self, event: &FlowEvent<'_>) {
+        if let Some(keys) = self.keys.as_deref_mut() {
+            self.tuples.push(keys.tuple_in(event));
+            return;
+        }
         self.encoder.encode(event, self.out);
         self.out.push(b'\n');
         self.lines += 1;
@@ -331,10 +362,18 @@ struct Worker {
     dead_buf: Arc<Mutex<Vec<u8>>>,
     /// The read buffer of checkpointed files.
     buf: Vec<u8>,
+    /// Aggregating: events become tuples, aggregated on the calling thread.
+    keys: Option<TupleKeys>,
 }
 
 impl Worker {
-    fn new(id: usize, engine: Engine, encoder: Box<dyn Encode + Send>, dead: bool) -> Self {
+    fn new(
+        id: usize,
+        engine: Engine,
+        encoder: Box<dyn Encode + Send>,
+        dead: bool,
+        keys: Option<TupleKeys>,
+    ) -> Self {
         let dead_buf = Arc::new(Mutex::new(Vec::new()));
         let writer = dead.then(|| Box::new(SharedBuf(dead_buf.clone())) as Box<dyn Write + Send>);
         Worker {
@@ -344,6 +383,7 @@ impl Worker {
             dead: DeadLetterWriter::new(writer),
             dead_buf,
             buf: Vec::new(),
+            keys,
         }
     }
 
@@ -356,18 +396,27 @@ impl Worker {
                 lock(&shared.texts).push(buf);
                 let run = checkpoint::read_error(&mut self.engine, &job.name, &e);
                 let what = Outcome::File { run, mark: None };
-                return self.send(key, Vec::new(), 0, what, done);
+                return self.send(key, (Vec::new(), 0, Vec::new()), what, done);
             }
             match self.cut(key, &job.name, buf, shared, done) {
                 Ok(sent) => return sent,
                 Err(buf) => whole = buf,
             }
         }
-        let mut out = lock(&shared.chunks).pop().unwrap_or_default();
+        let aggregating = self.keys.is_some();
+        let mut out = Vec::new();
+        let mut tuples = Vec::new();
+        if aggregating {
+            tuples = lock(&shared.tuples).pop().unwrap_or_default();
+        } else {
+            out = lock(&shared.chunks).pop().unwrap_or_default();
+        }
         let mut h = Lines {
             encoder: self.encoder.as_mut(),
             out: &mut out,
             lines: 0,
+            keys: self.keys.as_mut(),
+            tuples: &mut tuples,
         };
         let (engine, dead, name) = (&mut self.engine, &mut self.dead, &*job.name);
         let what = match job.work {
@@ -416,26 +465,32 @@ impl Worker {
             }
         };
         let lines = h.lines;
-        self.send(key, out, lines, what, done)
+        self.send(key, (out, lines, tuples), what, done)
     }
 
-    /// Sends a job's result with the dead letters and counters it gathered.
+    /// Sends a job's result (its chunk, lines and tuples) with the contexts, dead letters
+    /// and counters it gathered.
     fn send(
         &mut self,
         key: Key,
-        out: Vec<u8>,
-        lines: u64,
+        (out, lines, tuples): (Vec<u8>, u64, Vec<TupleIn>),
         what: Outcome,
         done: &Sender<Done>,
     ) -> Sent {
         // Into the shared buffer, which never fails.
         let _ = self.dead.flush();
         let dead = std::mem::take(&mut *lock(&self.dead_buf));
+        let mut contexts = Vec::new();
+        if let Some(keys) = self.keys.as_mut() {
+            keys.drain_contexts(&mut contexts);
+        }
         done.send(Done {
             key,
             worker: self.id,
             out,
             lines,
+            tuples,
+            contexts,
             dead,
             stats: std::mem::take(&mut self.engine.stats),
             what,
@@ -465,7 +520,7 @@ impl Worker {
         }
         let text = Arc::new(text);
         let what = Outcome::Cut { text: text.clone() };
-        if !self.send(key, Vec::new(), 0, what, done) {
+        if !self.send(key, (Vec::new(), 0, Vec::new()), what, done) {
             return Ok(false);
         }
         let splitter = BlobSplitter::new(&text, target);
@@ -631,14 +686,19 @@ impl Coordinator<'_> {
             worker,
             mut out,
             lines,
+            mut tuples,
+            mut contexts,
             dead,
             stats,
             what,
             ..
         } = done;
         self.reputation[worker] = stats.reputation.or(self.reputation[worker]);
-        let take = |pipeline: &mut Pipeline<W>| {
+        let mut take = |pipeline: &mut Pipeline<W>| {
             pipeline.write_chunk(&out, lines, &dead);
+            if !tuples.is_empty() || !contexts.is_empty() {
+                pipeline.add_batch(&mut tuples, &mut contexts);
+            }
             pipeline.engine.stats.add_counts(&stats);
         };
         let finished = match what {
@@ -707,6 +767,10 @@ impl Coordinator<'_> {
         out.clear();
         if out.capacity() > 0 {
             lock(&self.shared.chunks).push(out);
+        }
+        tuples.clear();
+        if tuples.capacity() > 0 {
+            lock(&self.shared.tuples).push(tuples);
         }
         finished
     }

@@ -34,7 +34,7 @@ use crate::labels::{Action, Direction, FlowState};
 
 use super::config::AggregateConfig;
 use super::key::{
-    ip_words, words_ip, ContextTable, FlowKey, KeyField, RenderContext, DENY, DST_V6, OUTBOUND,
+    ip_words, words_ip, Context, ContextTable, KeySpec, FlowKey, KeyField, RenderContext, DENY, DST_V6, OUTBOUND,
     SRC_V6,
 };
 use super::record::AggregateEvent;
@@ -44,12 +44,24 @@ use super::window::{Aggregate, Aggregator, FlushReason, TupleIn, BEGUN, DENIED, 
 #[derive(Debug)]
 pub struct Aggregation {
     pub aggregator: Aggregator,
-    contexts: ContextTable,
+    keys: TupleKeys,
+    /// A batch's context ids to this run's ([`Aggregation::add_batch`]), reused.
+    import: Vec<u32>,
     /// Enriches the aggregates' addresses when they are emitted (a view on the same feeds
     /// and topology as the engine's).
     enricher: Enricher,
     ip_text: [String; 2],
+}
+
+/// Makes the compact form of events ([`TupleIn`]): the key fields kept and the contexts
+/// interned. [`Aggregation`] has one; each worker of a run on several threads has its own
+/// ([`Aggregation::worker_keys`]), its contexts moved out after each job
+/// ([`TupleKeys::drain_contexts`]) and imported in order by [`Aggregation::add_batch`].
+#[derive(Debug)]
+pub struct TupleKeys {
     masks: Masks,
+    spec: KeySpec,
+    contexts: ContextTable,
 }
 
 /// Which key fields are kept, as masks applied without branches.
@@ -106,13 +118,53 @@ impl Aggregation {
         enricher: Enricher,
         render: RenderContext,
     ) -> Result<Self, String> {
+        let aggregator = Aggregator::new(config)?;
         Ok(Aggregation {
-            aggregator: Aggregator::new(config)?,
-            contexts: ContextTable::new(render),
+            keys: TupleKeys {
+                masks: Masks::new(config),
+                spec: aggregator.spec(),
+                contexts: ContextTable::new(render),
+            },
+            aggregator,
+            import: Vec::new(),
             enricher,
             ip_text: [String::new(), String::new()],
-            masks: Masks::new(config),
         })
+    }
+
+    /// Key maker for a worker: the same key fields, no context yet.
+    pub fn worker_keys(&self) -> TupleKeys {
+        TupleKeys {
+            masks: self.keys.masks,
+            spec: self.keys.spec,
+            contexts: self.keys.contexts.empty_like(),
+        }
+    }
+
+    /// Folds in a worker's batch, as [`Aggregation::add_event`] would have folded its
+    /// events: first the `contexts` the batch's job made (in their order, drained), whose
+    /// ids the tuples carry, then the tuples in order. Aggregates whose window closes are
+    /// enriched and handed to `emit`.
+    pub fn add_batch(
+        &mut self,
+        tuples: &mut [TupleIn],
+        contexts: &mut Vec<Context>,
+        emit: &mut dyn FnMut(&AggregateEvent<'_>),
+    ) {
+        let Aggregation {
+            aggregator,
+            keys,
+            import,
+            enricher,
+            ip_text,
+        } = self;
+        import.clear();
+        import.extend(contexts.drain(..).map(|c| keys.contexts.import(c)));
+        let contexts = &keys.contexts;
+        for t in tuples.iter_mut() {
+            t.key.context = import[t.key.context as usize];
+            aggregator.add(t, &mut |a| render(a, contexts, enricher, ip_text, emit));
+        }
     }
 
     /// Picks up reloaded feeds (once per input or stdin chunk, like the engine).
@@ -127,14 +179,23 @@ impl Aggregation {
         let t = self.tuple_in(event);
         let Aggregation {
             aggregator,
-            contexts,
+            keys,
             enricher,
             ip_text,
             ..
         } = self;
+        let contexts = &keys.contexts;
         aggregator.add(&t, &mut |a| render(a, contexts, enricher, ip_text, emit));
     }
 
+    /// The compact form of an event.
+    #[inline]
+    pub fn tuple_in(&mut self, e: &FlowEvent<'_>) -> TupleIn {
+        self.keys.tuple_in(e)
+    }
+}
+
+impl TupleKeys {
     /// The compact form of an event.
     #[inline]
     pub fn tuple_in(&mut self, e: &FlowEvent<'_>) -> TupleIn {
@@ -163,7 +224,7 @@ impl Aggregation {
                 dst_port: t.dst_port & m.dst_port,
                 protocol: t.protocol.iana_number() & m.protocol,
                 flags: flags & m.flags,
-                context: self.contexts.id(self.aggregator.spec(), e),
+                context: self.contexts.id(self.spec, e),
             },
             src_port: t.src_port,
             state,
@@ -178,16 +239,25 @@ impl Aggregation {
         }
     }
 
+    /// Moves the contexts made since the last call out into `out`, in id order (the
+    /// tuples made meanwhile carry these ids, from 0): see [`Aggregation::add_batch`].
+    pub fn drain_contexts(&mut self, out: &mut Vec<Context>) {
+        self.contexts.drain(out);
+    }
+}
+
+impl Aggregation {
     /// Flushes every window (end of input or a signal), each aggregate enriched and handed
     /// to `emit`.
     pub fn flush_all(&mut self, reason: FlushReason, emit: &mut dyn FnMut(&AggregateEvent<'_>)) {
         let Aggregation {
             aggregator,
-            contexts,
+            keys,
             enricher,
             ip_text,
             ..
         } = self;
+        let contexts = &keys.contexts;
         enricher.refresh();
         aggregator.flush_all(reason, &mut |a| {
             render(a, contexts, enricher, ip_text, emit)

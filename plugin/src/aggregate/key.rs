@@ -328,6 +328,39 @@ impl ContextTable {
         id
     }
 
+    /// An empty table rendering as this one does (a worker's, see [`ContextTable::drain`]).
+    pub fn empty_like(&self) -> Self {
+        ContextTable::new(self.render)
+    }
+
+    /// Moves the contexts out into `out`, in id order (id `i` is `out[start + i]`), and
+    /// empties the table: a worker's contexts of one job, imported in order by
+    /// [`ContextTable::import`] on the thread that aggregates.
+    pub fn drain(&mut self, out: &mut Vec<Context>) {
+        out.append(&mut self.contexts);
+        self.ids.clear();
+        self.last_group = 0;
+        self.last_id = 0;
+    }
+
+    /// The id of a context another table made (already rendered): its id here when the
+    /// (rule, resource) pair is known, else the next id. Importing a job's contexts in
+    /// their order gives the ids one table would have given, seeing the jobs in order.
+    pub fn import(&mut self, ctx: Context) -> u32 {
+        let lookup = PairRef(
+            ctx.rule.as_deref().unwrap_or(""),
+            ctx.resource_id.as_deref().unwrap_or(""),
+        );
+        if let Some(&id) = self.ids.get(&lookup) {
+            return id;
+        }
+        let key = PairKey(lookup.0.into(), lookup.1.into());
+        let id = self.contexts.len() as u32;
+        self.contexts.push(ctx);
+        self.ids.insert(key, id);
+        id
+    }
+
     pub fn get(&self, id: u32) -> &Context {
         &self.contexts[id as usize]
     }
