@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 
-use nsgflow::aggregate::FlushReason;
+use nsgflow::aggregate::{AggregateConfig, FlushReason};
 use nsgflow::checkpoint::{finish_run, InputRun, RunHooks};
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
@@ -47,21 +47,33 @@ fn workers_allocate_per_job_not_per_tuple() {
         split_bytes: 1 << 20,
     };
     let mut report = Vec::new();
-    for format in Format::ALL {
+    // Each format, then aggregation (the workers make tuples, this thread folds them).
+    let aggregate = Config {
+        aggregate: AggregateConfig {
+            enabled: true,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let configs = Format::ALL.iter().map(|&format| {
         let config = Config {
             format: Some(format),
             ..Config::default()
         };
+        (format.to_string(), config)
+    });
+    for (format, config) in configs.chain([("aggregate".to_string(), aggregate)]) {
         let mut p = config
             .pipeline(std::io::sink(), DeadLetterWriter::new(None))
             .unwrap();
         COUNT.store(0, Ordering::Relaxed);
         COUNTING.store(true, Ordering::Relaxed);
-        parallel::run_inputs(&mut p, None, &inputs, &mut Quiet, &options);
+        let run = parallel::run_inputs(&mut p, None, &inputs, &mut Quiet, &options).unwrap();
         COUNTING.store(false, Ordering::Relaxed);
         finish_run(&mut p, None, FlushReason::EndOfInput).unwrap();
         let allocs = COUNT.load(Ordering::Relaxed);
         assert_eq!(p.engine.stats.events as usize, tuples, "{format}");
+        assert_eq!(run.workers, 2, "{format}: on the workers");
         report.push(format!(
             "{format}: {allocs} allocations for {tuples} tuples"
         ));

@@ -61,8 +61,9 @@ struct Run {
     alerts_and_stats: Stats,
     runs: Vec<(String, InputRun)>,
     checkpoint: Option<Checkpoint>,
-    /// The pipeline let workers share the run (with more than one thread, they did).
-    shared: bool,
+    /// How many workers shared the run, and how many tuple batches they handed to the
+    /// calling thread's aggregation.
+    report: parallel::Report,
 }
 
 fn run(config: &Config, inputs: &[Input], options: &Options, checkpoint: Option<&Path>) -> Run {
@@ -75,8 +76,7 @@ fn run(config: &Config, inputs: &[Input], options: &Options, checkpoint: Option<
         .unwrap();
     let mut cp = checkpoint.map(|c| Checkpoint::load(c).unwrap());
     let mut hooks = Record::default();
-    let shared = p.shares_work();
-    parallel::run_inputs(&mut p, cp.as_mut(), inputs, &mut hooks, options);
+    let report = parallel::run_inputs(&mut p, cp.as_mut(), inputs, &mut hooks, options).unwrap();
     let save = cp.as_mut().zip(checkpoint);
     finish_run(&mut p, save, FlushReason::EndOfInput).unwrap();
     Run {
@@ -85,7 +85,7 @@ fn run(config: &Config, inputs: &[Input], options: &Options, checkpoint: Option<
         alerts_and_stats: p.engine.stats.clone(),
         runs: hooks.0,
         checkpoint: cp,
-        shared,
+        report,
     }
 }
 
@@ -384,7 +384,10 @@ fn assert_conserved(label: &str, run: &Run) {
     let Some(agg) = &stats.aggregation else {
         return;
     };
-    assert_eq!(agg.tuples, stats.events, "{label}: every tuple in one aggregate");
+    assert_eq!(
+        agg.tuples, stats.events,
+        "{label}: every tuple in one aggregate"
+    );
     let (mut tuples, mut lines) = (0u64, 0u64);
     for line in run.events.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -399,7 +402,10 @@ fn assert_conserved(label: &str, run: &Run) {
         lines += 1;
     }
     assert!(lines > 0, "{label}: aggregates written");
-    assert_eq!(tuples, stats.events, "{label}: the aggregates sum to the tuples");
+    assert_eq!(
+        tuples, stats.events,
+        "{label}: the aggregates sum to the tuples"
+    );
 }
 
 #[test]
@@ -435,11 +441,22 @@ fn aggregation_in_ranges_equals_one_thread_for_every_key() {
             ..Config::default()
         };
         let one = run(&config, &inputs, &Options::new(1), None);
+        assert_eq!(
+            one.report,
+            parallel::Report::default(),
+            "{yaml}: one thread"
+        );
         assert_conserved(yaml, &one);
         for (threads, range) in [(2, 1), (3, 300), (4, 4096)] {
             let many = run(&config, &inputs, &small(threads, range), None);
             let label = format!("{yaml}, {threads} threads, {range} B ranges");
-            assert!(many.shared, "{label}: on workers");
+            // The workers ran and made the tuples (not the one-thread fallback).
+            assert_eq!(many.report.workers, threads, "{label}: workers");
+            assert!(
+                many.report.aggregated_batches > 0,
+                "{label}: tuples aggregated from the workers' batches: {:?}",
+                many.report
+            );
             assert_same(&label, &one, &many);
             assert_conserved(&label, &many);
         }
@@ -468,7 +485,21 @@ fn aggregation_and_detection_stay_exact_with_threads() {
         for threads in [2, 4] {
             let many = run(&config, &inputs, &small(threads, 4096), None);
             assert_same(&format!("{what}, {threads} threads"), &one, &many);
-            assert_eq!(many.shared, what == "aggregation", "{what}: on workers");
+            // Aggregation alone runs on the workers; with detection, on one thread.
+            if what == "aggregation" {
+                assert_eq!(many.report.workers, threads, "{what}: workers");
+                assert!(
+                    many.report.aggregated_batches > 0,
+                    "{what}: {:?}",
+                    many.report
+                );
+            } else {
+                assert_eq!(
+                    many.report,
+                    parallel::Report::default(),
+                    "{what}: one thread"
+                );
+            }
             assert_conserved(&format!("{what}, {threads} threads"), &many);
         }
         assert_conserved(what, &one);

@@ -102,19 +102,24 @@ pub fn available_threads() -> usize {
 ///
 /// [`RunHooks::begin`] and [`RunHooks::defer`] are asked when an input is handed out,
 /// [`RunHooks::done`] when it is written, in order.
+///
+/// A panic on any thread (a bug) ends the run without hanging: the other workers stop
+/// after their job and the error names the input being read (`Err`); what was written
+/// before stays written, and the caller must not save a checkpoint.
 pub fn run_inputs<W: Write>(
     pipeline: &mut Pipeline<W>,
     checkpoint: Option<&mut Checkpoint>,
     inputs: &[Input],
     hooks: &mut impl RunHooks<W>,
     options: &Options,
-) {
+) -> Result<Report, String> {
+    let one_thread = Report::default();
     if options.threads <= 1 || !pipeline.shares_work() {
         checkpoint::run_inputs(pipeline, checkpoint, inputs, hooks);
-        return;
+        return Ok(one_thread);
     }
     let Some((format, encode_options)) = pipeline.encoding().cloned() else {
-        return;
+        return Ok(one_thread);
     };
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let shared = Shared {
@@ -124,11 +129,12 @@ pub fn run_inputs<W: Write>(
         chunks: Mutex::new(Vec::new()),
         tuples: Mutex::new(Vec::new()),
         texts: Mutex::new(Vec::new()),
+        failure: Mutex::new(None),
         options: *options,
     };
     let dead_letters = pipeline.writes_dead_letters();
     let mut worker_reputation: Vec<Option<ReputationStats>> = vec![None; options.threads];
-    std::thread::scope(|s| {
+    let report = std::thread::scope(|s| {
         for id in 0..options.threads {
             let mut worker = Worker::new(
                 id,
@@ -139,14 +145,27 @@ pub fn run_inputs<W: Write>(
             );
             let (shared, done_tx) = (&shared, done_tx.clone());
             s.spawn(move || {
-                // A panic ends the run: the other workers stop, the calling thread
-                // stops waiting, and the scope hands the panic on.
-                let _close = CloseOnPanic(shared);
                 while let Some((key, job)) = shared.take() {
-                    if !worker.run(key, job, shared, &done_tx) {
-                        break;
+                    let name = job.name.clone();
+                    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        worker.run(key, job, shared, &done_tx)
+                    }));
+                    match run {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(panic) => {
+                            // The job's result never comes: the run ends (see `fail`).
+                            shared.fail(format!(
+                                "{name}: a worker thread panicked reading it: {}",
+                                panic_text(&*panic)
+                            ));
+                            break;
+                        }
                     }
                 }
+                // This worker's sender of results goes with it: once every worker has
+                // ended, the calling thread stops waiting for results.
+                drop(done_tx);
             });
         }
         drop(done_tx);
@@ -161,11 +180,28 @@ pub fn run_inputs<W: Write>(
             splits: BTreeMap::new(),
             reputation: &mut worker_reputation,
             checkpoint,
+            report: Report::default(),
         };
-        c.run(pipeline, inputs, hooks);
-        // Every input is written (or the output closed): the workers end.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            c.run(pipeline, inputs, hooks)
+        }));
+        if let Err(panic) = run {
+            let name = c.slots.front().map_or("-", |s| &*s.1);
+            shared.fail(format!(
+                "{name}: the thread writing the output panicked at it: {}",
+                panic_text(&*panic)
+            ));
+        }
+        // Every input is written (or the output closed, or a thread failed): the
+        // workers end.
         shared.close();
+        c.report
     });
+    if let Some(failure) = lock(&shared.failure).take() {
+        return Err(format!(
+            "{failure} (a bug in nsgflow: please report it with this input); the inputs before it were written, the run stopped there and no checkpoint was saved"
+        ));
+    }
     let combined = worker_reputation
         .into_iter()
         .flatten()
@@ -173,6 +209,31 @@ pub fn run_inputs<W: Write>(
         .reduce(ReputationStats::combine);
     if combined.is_some() {
         pipeline.engine.stats.reputation = combined;
+    }
+    Ok(Report {
+        workers: options.threads,
+        ..report
+    })
+}
+
+/// What [`run_inputs`] did: whether workers shared the run, and how much aggregation they
+/// fed (for the run summary and the tests that check the work was shared).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Worker threads that shared the run; 0: it ran on the calling thread alone.
+    pub workers: usize,
+    /// Jobs whose events the workers made into tuples, aggregated on the calling thread.
+    pub aggregated_batches: u64,
+}
+
+/// The text of a panic's payload.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(no message)"
     }
 }
 
@@ -219,6 +280,8 @@ struct Shared {
     tuples: Mutex<Vec<Vec<TupleIn>>>,
     /// Read buffers of whole files, reused once their input is written.
     texts: Mutex<Vec<Vec<u8>>>,
+    /// A thread panicked (the first one's message): the run ends.
+    failure: Mutex<Option<String>>,
     options: Options,
 }
 
@@ -269,18 +332,17 @@ impl Shared {
         lock(&self.queue).closed = true;
         self.wake.notify_all();
     }
-}
 
-/// Closes the queue when a worker panics: the other workers end, so every sender of
-/// results is dropped and the calling thread stops waiting for the lost job; then
-/// `std::thread::scope` hands the panic on to the caller (no hang).
-struct CloseOnPanic<'a>(&'a Shared);
+    /// A thread panicked: keeps the first message and closes the queue, so the other
+    /// workers end after their job, every sender of results is dropped and the calling
+    /// thread stops waiting for the result that never comes (no hang).
+    fn fail(&self, message: String) {
+        lock(&self.failure).get_or_insert(message);
+        self.close();
+    }
 
-impl Drop for CloseOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.close();
-        }
+    fn failed(&self) -> bool {
+        lock(&self.failure).is_some()
     }
 }
 
@@ -389,6 +451,10 @@ impl Worker {
 
     /// Runs `job` and sends its result; false when the coordinator is gone.
     fn run(&mut self, key: Key, job: Job, shared: &Shared, done: &Sender<Done>) -> Sent {
+        #[cfg(test)]
+        if job.name.ends_with("panic-in-worker.json") {
+            panic!("a test's panic in a worker");
+        }
         let mut whole = Vec::new();
         if let Work::File { path, mark: None } = &job.work {
             let mut buf = lock(&shared.texts).pop().unwrap_or_default();
@@ -570,6 +636,7 @@ struct Coordinator<'a> {
     /// Each worker's reputation counters (cumulative), last seen.
     reputation: &'a mut [Option<ReputationStats>],
     checkpoint: Option<&'a mut Checkpoint>,
+    report: Report,
 }
 
 impl Coordinator<'_> {
@@ -580,6 +647,9 @@ impl Coordinator<'_> {
         hooks: &mut impl RunHooks<W>,
     ) {
         for inp in inputs {
+            if self.shared.failed() {
+                return;
+            }
             let name = match checkpoint::admit(pipeline, hooks, inp) {
                 ControlFlow::Break(()) => break,
                 ControlFlow::Continue(None) => continue,
@@ -693,11 +763,17 @@ impl Coordinator<'_> {
             what,
             ..
         } = done;
+        #[cfg(test)]
+        if name.ends_with("panic-in-writer.json") {
+            panic!("a test's panic on the calling thread");
+        }
         self.reputation[worker] = stats.reputation.or(self.reputation[worker]);
+        let batches = &mut self.report.aggregated_batches;
         let mut take = |pipeline: &mut Pipeline<W>| {
             pipeline.write_chunk(&out, lines, &dead);
             if !tuples.is_empty() || !contexts.is_empty() {
                 pipeline.add_batch(&mut tuples, &mut contexts);
+                *batches += 1;
             }
             pipeline.engine.stats.add_counts(&stats);
         };
@@ -779,5 +855,100 @@ impl Coordinator<'_> {
 fn progress<W: Write>(pipeline: &mut Pipeline<W>, bytes: u64) {
     if let Some(p) = pipeline.engine.progress.as_mut() {
         p(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::output::DeadLetterWriter;
+    use std::time::Duration;
+
+    struct Quiet;
+
+    impl<W: Write> RunHooks<W> for Quiet {
+        fn done(&mut self, _: &str, _: InputRun) {}
+    }
+
+    /// A run of 2 threads over copies of a fixture blob named `names` (a name ending in
+    /// `panic-in-worker.json` or `panic-in-writer.json` panics there, under `cfg(test)`),
+    /// on its own thread: a run still going after a minute is a hang and fails the test.
+    fn run(tag: &str, names: &[&str], aggregate: bool) -> Result<Report, String> {
+        let dir = std::env::temp_dir().join(format!("nsgflow-panic-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let blob = std::fs::read(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/nsg-v2-blob.json"),
+        )
+        .unwrap();
+        let inputs: Vec<Input> = names
+            .iter()
+            .map(|n| {
+                let p = dir.join(n);
+                std::fs::write(&p, &blob).unwrap();
+                Input::File(p)
+            })
+            .collect();
+        let mut config = Config::default();
+        config.aggregate.enabled = aggregate;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut p = config
+                .pipeline(io::sink(), DeadLetterWriter::new(None))
+                .unwrap();
+            let _ = tx.send(run_inputs(
+                &mut p,
+                None,
+                &inputs,
+                &mut Quiet,
+                &Options::new(2),
+            ));
+        });
+        let result = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the run ended (no hang)");
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    const NAMES: [&str; 6] = ["a.json", "b.json", "c.json", "d.json", "e.json", "f.json"];
+
+    #[test]
+    fn runs_on_the_workers_with_and_without_aggregation() {
+        let events = run("ok-events", &NAMES, false).unwrap();
+        assert_eq!(events.workers, 2);
+        assert_eq!(events.aggregated_batches, 0);
+        let agg = run("ok-agg", &NAMES, true).unwrap();
+        assert_eq!(agg.workers, 2);
+        assert_eq!(agg.aggregated_batches, NAMES.len() as u64);
+    }
+
+    #[test]
+    fn a_worker_panic_ends_the_run_with_an_error_naming_the_input() {
+        for aggregate in [false, true] {
+            let mut names = NAMES.to_vec();
+            names.insert(2, "x-panic-in-worker.json");
+            let tag = format!("worker-{aggregate}");
+            let e = run(&tag, &names, aggregate).expect_err("the run fails");
+            assert!(
+                e.contains("x-panic-in-worker.json: a worker thread panicked reading it: a test's panic in a worker"),
+                "{e}"
+            );
+            assert!(e.contains("no checkpoint was saved"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_panic_on_the_calling_thread_ends_the_run_with_an_error_naming_the_input() {
+        for aggregate in [false, true] {
+            let mut names = NAMES.to_vec();
+            names.insert(3, "x-panic-in-writer.json");
+            let tag = format!("writer-{aggregate}");
+            let e = run(&tag, &names, aggregate).expect_err("the run fails");
+            assert!(
+                e.contains("x-panic-in-writer.json: the thread writing the output panicked at it: a test's panic on the calling thread"),
+                "{e}"
+            );
+        }
     }
 }

@@ -130,7 +130,7 @@ fn aggregation_and_detection_with_threads_write_what_one_thread_writes() {
             let alerts_arg = alerts_path.display().to_string();
             let mut args: Vec<&str> = inputs.iter().map(String::as_str).collect();
             args.extend(mode);
-            args.extend(["--threads", threads, "--quiet"]);
+            args.extend(["--threads", threads]);
             if mode == ["--detect"] {
                 args.extend(["--alerts", &alerts_arg]);
             }
@@ -148,6 +148,13 @@ fn aggregation_and_detection_with_threads_write_what_one_thread_writes() {
             "{mode:?}: 4 threads write the lines of 1 thread"
         );
         assert!(alerts_one == alerts_many, "{mode:?}: the same alerts");
+        // The summary says whether workers ran: aggregation runs on them (the workers
+        // make the tuples), detection on the calling thread alone.
+        let (err_one, err_many) = (text(&one.stderr), text(&many.stderr));
+        assert_eq!(summary(&err_one), summary(&err_many), "{mode:?}");
+        assert!(!err_one.contains("worker threads"), "{mode:?}: {err_one}");
+        let on_workers = err_many.contains(", 4 worker threads");
+        assert_eq!(on_workers, mode != ["--detect"], "{mode:?}: {err_many}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

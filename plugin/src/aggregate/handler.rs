@@ -34,8 +34,8 @@ use crate::labels::{Action, Direction, FlowState};
 
 use super::config::AggregateConfig;
 use super::key::{
-    ip_words, words_ip, Context, ContextTable, KeySpec, FlowKey, KeyField, RenderContext, DENY, DST_V6, OUTBOUND,
-    SRC_V6,
+    ip_words, words_ip, Context, ContextTable, FlowKey, KeyField, KeySpec, RenderContext, DENY,
+    DST_V6, OUTBOUND, SRC_V6,
 };
 use super::record::AggregateEvent;
 use super::window::{Aggregate, Aggregator, FlushReason, TupleIn, BEGUN, DENIED, ENDED};
