@@ -35,11 +35,23 @@
 //! a dead-letter buffer when there are dead letters; chunk buffers and file read buffers
 //! come from pools and go back once written (`tests/alloc_parallel.rs`).
 //!
-//! **What runs on one thread.** Aggregation, detection and taps keep state across every
-//! event, in event order; a pipeline with any of them (or one built without
+//! **Aggregation.** With aggregation, a worker makes each event a [`TupleIn`] (its key
+//! fields and counters, the rule and resource as a context id of the worker's own
+//! [`TupleKeys`], emptied after each job) instead of a line. The calling thread takes the
+//! batches in job order, imports each job's contexts (ids as one thread would have given
+//! them) and folds the tuples into the windows in order
+//! ([`crate::aggregate::Aggregation::add_batch`]): the same aggregates, in the same order,
+//! for the same flush reasons as one thread. Enriching and encoding aggregates stays on the
+//! calling thread.
+//!
+//! **What runs on one thread.** Detection and taps keep state across every enriched
+//! event, in event order; a pipeline with either (or one built without
 //! [`Pipeline::set_encoding`]) runs [`crate::checkpoint::run_inputs`] on the calling
 //! thread, whatever the thread count, so their results stay exact. Stdin is read on the
-//! calling thread, in its place in the order. With `--checkpoint` each file is one job
+//! calling thread, in its place in the order.
+//!
+//! **Panics.** A panic on a worker or on the calling thread ends the run with an error
+//! naming the input (see [`run_inputs`]); the queue closes, so nothing waits for ever. With `--checkpoint` each file is one job
 //! (new records are read incrementally, never cut into ranges); marks move in order and
 //! the checkpoint is saved after the output is flushed, as with one thread.
 
@@ -133,7 +145,8 @@ pub fn run_inputs<W: Write>(
         options: *options,
     };
     let dead_letters = pipeline.writes_dead_letters();
-    let mut worker_reputation: Vec<Option<ReputationStats>> = vec![None; options.threads];
+    let mut worker_reputation: Vec<(u64, Option<ReputationStats>)> =
+        vec![(0, None); options.threads];
     let report = std::thread::scope(|s| {
         for id in 0..options.threads {
             let mut worker = Worker::new(
@@ -204,7 +217,7 @@ pub fn run_inputs<W: Write>(
     }
     let combined = worker_reputation
         .into_iter()
-        .flatten()
+        .filter_map(|(_, r)| r)
         .chain(pipeline.engine.stats.reputation)
         .reduce(ReputationStats::combine);
     if combined.is_some() {
@@ -351,6 +364,8 @@ impl Shared {
 struct Done {
     key: Key,
     worker: usize,
+    /// The worker's count of results sent, this one included.
+    sent: u64,
     out: Vec<u8>,
     lines: u64,
     tuples: Vec<TupleIn>,
@@ -418,6 +433,8 @@ impl Write for SharedBuf {
 
 struct Worker {
     id: usize,
+    /// Results sent so far (numbers them: see [`Coordinator::reputation`]).
+    sent: u64,
     engine: Engine,
     encoder: Box<dyn Encode + Send>,
     dead: DeadLetterWriter,
@@ -440,6 +457,7 @@ impl Worker {
         let writer = dead.then(|| Box::new(SharedBuf(dead_buf.clone())) as Box<dyn Write + Send>);
         Worker {
             id,
+            sent: 0,
             engine,
             encoder,
             dead: DeadLetterWriter::new(writer),
@@ -546,6 +564,7 @@ impl Worker {
         // Into the shared buffer, which never fails.
         let _ = self.dead.flush();
         let dead = std::mem::take(&mut *lock(&self.dead_buf));
+        self.sent += 1;
         let mut contexts = Vec::new();
         if let Some(keys) = self.keys.as_mut() {
             keys.drain_contexts(&mut contexts);
@@ -553,6 +572,7 @@ impl Worker {
         done.send(Done {
             key,
             worker: self.id,
+            sent: self.sent,
             out,
             lines,
             tuples,
@@ -633,8 +653,11 @@ struct Coordinator<'a> {
     /// Results come back in any order; kept here until their turn.
     ready: BTreeMap<Key, Done>,
     splits: BTreeMap<u64, Split>,
-    /// Each worker's reputation counters (cumulative), last seen.
-    reputation: &'a mut [Option<ReputationStats>],
+    /// Each worker's reputation counters (cumulative) as of the last job it sent of
+    /// those written, and that job's number among the worker's (results are written in
+    /// output order, not in the order a worker sent them: a worker may take a range of
+    /// an earlier blob after a later file).
+    reputation: &'a mut [(u64, Option<ReputationStats>)],
     checkpoint: Option<&'a mut Checkpoint>,
     report: Report,
 }
@@ -754,6 +777,7 @@ impl Coordinator<'_> {
     ) -> bool {
         let Done {
             worker,
+            sent,
             mut out,
             lines,
             mut tuples,
@@ -767,7 +791,10 @@ impl Coordinator<'_> {
         if name.ends_with("panic-in-writer.json") {
             panic!("a test's panic on the calling thread");
         }
-        self.reputation[worker] = stats.reputation.or(self.reputation[worker]);
+        let last = &mut self.reputation[worker];
+        if sent > last.0 {
+            *last = (sent, stats.reputation.or(last.1));
+        }
         let batches = &mut self.report.aggregated_batches;
         let mut take = |pipeline: &mut Pipeline<W>| {
             pipeline.write_chunk(&out, lines, &dead);
