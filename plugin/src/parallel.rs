@@ -370,7 +370,7 @@ struct Done {
     lines: u64,
     tuples: Vec<TupleIn>,
     /// The contexts the job made, in id order (see [`TupleKeys::drain_contexts`]).
-    contexts: Vec<Context>,
+    contexts: Vec<Arc<Context>>,
     dead: Vec<u8>,
     stats: Stats,
     what: Outcome,

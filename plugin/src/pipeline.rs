@@ -247,7 +247,7 @@ impl<W: Write> Pipeline<W> {
     pub fn add_batch(
         &mut self,
         tuples: &mut [crate::aggregate::TupleIn],
-        contexts: &mut Vec<crate::aggregate::Context>,
+        contexts: &mut Vec<std::sync::Arc<crate::aggregate::Context>>,
     ) {
         if let Output::Aggregates(agg) = &mut self.output {
             // Like the engine, pick up reloaded feeds once per input (or part).

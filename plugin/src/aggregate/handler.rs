@@ -28,6 +28,7 @@
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use crate::event::{Enricher, FlowEvent};
 use crate::labels::{Action, Direction, FlowState};
@@ -137,7 +138,7 @@ impl Aggregation {
         TupleKeys {
             masks: self.keys.masks,
             spec: self.keys.spec,
-            contexts: self.keys.contexts.empty_like(),
+            contexts: self.keys.contexts.for_worker(),
         }
     }
 
@@ -148,7 +149,7 @@ impl Aggregation {
     pub fn add_batch(
         &mut self,
         tuples: &mut [TupleIn],
-        contexts: &mut Vec<Context>,
+        contexts: &mut Vec<Arc<Context>>,
         emit: &mut dyn FnMut(&AggregateEvent<'_>),
     ) {
         let Aggregation {
@@ -241,7 +242,7 @@ impl TupleKeys {
 
     /// Moves the contexts made since the last call out into `out`, in id order (the
     /// tuples made meanwhile carry these ids, from 0): see [`Aggregation::add_batch`].
-    pub fn drain_contexts(&mut self, out: &mut Vec<Context>) {
+    pub fn drain_contexts(&mut self, out: &mut Vec<Arc<Context>>) {
         self.contexts.drain(out);
     }
 }
@@ -314,5 +315,93 @@ fn write_ipv4(text: &mut String, a: Ipv4Addr) {
             text.push('.');
         }
         text.push_str(buf.format(o));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, EventHandler};
+    use crate::output::DeadLetterWriter;
+
+    struct Keys<'a>(&'a mut TupleKeys, Vec<u32>);
+
+    impl EventHandler for Keys<'_> {
+        fn event(&mut self, e: &FlowEvent<'_>) {
+            let t = self.0.tuple_in(e);
+            self.1.push(t.key.context);
+        }
+    }
+
+    /// One job of a worker: the context ids its tuples carry and the contexts it hands on.
+    fn job(keys: &mut TupleKeys, text: &str) -> (Vec<u32>, Vec<Arc<Context>>) {
+        let mut h = Keys(keys, Vec::new());
+        let mut engine = Engine::default();
+        engine.process("job", text, &mut h, &mut DeadLetterWriter::new(None));
+        let ids = h.1;
+        let mut out = Vec::new();
+        keys.drain_contexts(&mut out);
+        (ids, out)
+    }
+
+    #[test]
+    fn a_worker_hands_on_each_jobs_contexts_as_the_jobs_first_events_make_them() {
+        // The VNet fixture with every aclID one NSG (the observer is the NSG), and with
+        // every aclID a GUID (the observer is the target VNet): the same (rule, resource)
+        // pairs, other contexts.
+        let text = include_str!("../../../tests/fixtures/vnet-blob.json");
+        let acl = |to: &str| {
+            let mut out = String::new();
+            for (i, part) in text.split("\"aclID\":\"").enumerate() {
+                if i == 0 {
+                    out.push_str(part);
+                } else {
+                    out.push_str("\"aclID\":\"");
+                    out.push_str(to);
+                    out.push_str(&part[part.find('"').unwrap()..]);
+                }
+            }
+            out
+        };
+        let nsg = acl("/subscriptions/s/resourcegroups/rg/providers/microsoft.network/networksecuritygroups/nsg-x");
+        let guid = acl("9f1e6c2b-7d48-4a35-b8e0-51c3a9d7f264");
+        let config = AggregateConfig {
+            enabled: true,
+            key: "dst_port,rule,resource".parse().unwrap(),
+            ..Default::default()
+        };
+        let agg = Aggregation::new(&config, Engine::default().enricher.clone()).unwrap();
+        let observers = |c: &[Arc<Context>]| -> Vec<Option<String>> {
+            c.iter().map(|c| c.observer.clone()).collect()
+        };
+        // What a fresh worker hands on for each text alone.
+        let (ids_nsg, fresh_nsg) = job(&mut agg.worker_keys(), &nsg);
+        let (ids_guid, fresh_guid) = job(&mut agg.worker_keys(), &guid);
+        assert!(!fresh_nsg.is_empty() && ids_nsg.iter().all(|&i| (i as usize) < fresh_nsg.len()));
+        assert!(observers(&fresh_nsg)
+            .iter()
+            .all(|o| o.as_deref() == Some("nsg-x")));
+        assert!(observers(&fresh_guid)
+            .iter()
+            .all(|o| o.as_deref() != Some("nsg-x")));
+        // One worker, the jobs one after the other: each job's ids start at 0 and its
+        // contexts are those its own events make, not the worker's cached ones.
+        let mut worker = agg.worker_keys();
+        for (text, ids, fresh) in [
+            (&nsg, &ids_nsg, &fresh_nsg),
+            (&guid, &ids_guid, &fresh_guid),
+            (&guid, &ids_guid, &fresh_guid),
+            (&nsg, &ids_nsg, &fresh_nsg),
+        ] {
+            let (got_ids, got) = job(&mut worker, text);
+            assert_eq!(&got_ids, ids);
+            let got_plain: Vec<&Context> = got.iter().map(|c| &**c).collect();
+            let fresh_plain: Vec<&Context> = fresh.iter().map(|c| &**c).collect();
+            assert_eq!(got_plain, fresh_plain);
+        }
+        // A job that makes the contexts the cache holds shares them (no allocation).
+        let (_, again) = job(&mut worker, &nsg);
+        let (_, again2) = job(&mut worker, &nsg);
+        assert!(again.iter().zip(&again2).all(|(a, b)| Arc::ptr_eq(a, b)));
     }
 }
