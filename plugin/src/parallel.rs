@@ -32,8 +32,9 @@
 //! bounded when the job at the head of the order is slow.
 //!
 //! **Allocation.** A worker allocates per job, never per tuple: the job and its result,
-//! a dead-letter buffer when there are dead letters; chunk buffers and file read buffers
-//! come from pools and go back once written (`tests/alloc_parallel.rs`).
+//! a dead-letter buffer when there are dead letters, with aggregation the job's context
+//! list (and a context only when it is new to the worker); chunk, tuple and file read
+//! buffers come from pools and go back once written (`tests/alloc_parallel.rs`).
 //!
 //! **Aggregation.** With aggregation, a worker makes each event a [`TupleIn`] (its key
 //! fields and counters, the rule and resource as a context id of the worker's own
