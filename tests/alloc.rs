@@ -2,8 +2,6 @@
 //! a 10,000-tuple blob makes fewer than 0.01 heap allocations per tuple, in every format and
 //! codec (NDJSON lines, Vector native frames); detection (new subjects included) makes none at all.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
 use nsgflow::encode::codec::Codec;
@@ -11,47 +9,9 @@ use nsgflow::encode::{encoder, EncodeOptions, Format};
 use nsgflow::engine::{EncodeLines, Engine};
 use nsgflow::output::{DeadLetterWriter, EventWriter};
 
-struct Counting;
-
-/// Per thread, so tests running in parallel do not count each other's allocations.
-struct Allocations;
-
-impl Allocations {
-    fn store(&self, n: usize, _: Ordering) {
-        COUNT.with(|c| c.set(n));
-    }
-    fn load(&self, _: Ordering) -> usize {
-        COUNT.with(Cell::get)
-    }
-}
-
-static ALLOCATIONS: Allocations = Allocations;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "alloc_counting.rs"]
+mod alloc_counting;
+use alloc_counting::{ALLOCATIONS, COUNTING};
 
 const TUPLES: usize = 10_000;
 

@@ -1,12 +1,11 @@
 //! The zero per-tuple allocation rule holds per worker with `--threads`: a run allocates
-//! per job (its chunk buffer until the pool has one, the job and its result, a blob's read
-//! buffer) and per worker (its engine, encoder and thread), never per tuple. Counted over
+//! per job (the job and its result; chunk and file read buffers until their pools have
+//! them) and per worker (its engine, encoder and thread), never per tuple. Counted over
 //! every thread of the process (this binary holds this one test only).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use nsgflow::aggregate::FlushReason;
+use nsgflow::aggregate::{AggregateConfig, FlushReason};
 use nsgflow::checkpoint::{finish_run, InputRun, RunHooks};
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
@@ -14,31 +13,9 @@ use nsgflow::input::Input;
 use nsgflow::output::DeadLetterWriter;
 use nsgflow::parallel::{self, Options};
 
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static COUNT: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            COUNT.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            COUNT.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "alloc_counting.rs"]
+mod alloc_counting;
+use alloc_counting::{ALL_COUNT as COUNT, ALL_THREADS as COUNTING};
 
 mod nsgflow_bench_data {
     include!("../plugin/benches/support/data.rs");
@@ -70,21 +47,33 @@ fn workers_allocate_per_job_not_per_tuple() {
         split_bytes: 1 << 20,
     };
     let mut report = Vec::new();
-    for format in Format::ALL {
+    // Each format, then aggregation (the workers make tuples, this thread folds them).
+    let aggregate = Config {
+        aggregate: AggregateConfig {
+            enabled: true,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let configs = Format::ALL.iter().map(|&format| {
         let config = Config {
             format: Some(format),
             ..Config::default()
         };
+        (format.to_string(), config)
+    });
+    for (format, config) in configs.chain([("aggregate".to_string(), aggregate)]) {
         let mut p = config
             .pipeline(std::io::sink(), DeadLetterWriter::new(None))
             .unwrap();
         COUNT.store(0, Ordering::Relaxed);
         COUNTING.store(true, Ordering::Relaxed);
-        parallel::run_inputs(&mut p, None, &inputs, &mut Quiet, &options);
+        let run = parallel::run_inputs(&mut p, None, &inputs, &mut Quiet, &options).unwrap();
         COUNTING.store(false, Ordering::Relaxed);
         finish_run(&mut p, None, FlushReason::EndOfInput).unwrap();
         let allocs = COUNT.load(Ordering::Relaxed);
         assert_eq!(p.engine.stats.events as usize, tuples, "{format}");
+        assert_eq!(run.workers, 2, "{format}: on the workers");
         report.push(format!(
             "{format}: {allocs} allocations for {tuples} tuples"
         ));

@@ -2,13 +2,14 @@
 //! the same order, the same dead letters, the same run summary, the same checkpoint, for
 //! every fixture, sample and synthetic blob, whole or cut into record ranges, and for bad
 //! blobs (cut mid-write, invalid JSON inside, foreign elements, values after the blob).
-//! Aggregation and detection stay exact with threads (they run on one thread).
+//! Aggregation stays exact with threads: the workers make the tuples, the calling thread
+//! aggregates them in order. Detection stays exact (it runs on one thread).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use nsgflow::aggregate::FlushReason;
+use nsgflow::aggregate::{AggregateConfig, FlushReason, Seconds};
 use nsgflow::checkpoint::{finish_run, Checkpoint, InputRun, RunHooks};
 use nsgflow::config::Config;
 use nsgflow::encode::Format;
@@ -60,6 +61,9 @@ struct Run {
     alerts_and_stats: Stats,
     runs: Vec<(String, InputRun)>,
     checkpoint: Option<Checkpoint>,
+    /// How many workers shared the run, and how many tuple batches they handed to the
+    /// calling thread's aggregation.
+    report: parallel::Report,
 }
 
 fn run(config: &Config, inputs: &[Input], options: &Options, checkpoint: Option<&Path>) -> Run {
@@ -72,7 +76,7 @@ fn run(config: &Config, inputs: &[Input], options: &Options, checkpoint: Option<
         .unwrap();
     let mut cp = checkpoint.map(|c| Checkpoint::load(c).unwrap());
     let mut hooks = Record::default();
-    parallel::run_inputs(&mut p, cp.as_mut(), inputs, &mut hooks, options);
+    let report = parallel::run_inputs(&mut p, cp.as_mut(), inputs, &mut hooks, options).unwrap();
     let save = cp.as_mut().zip(checkpoint);
     finish_run(&mut p, save, FlushReason::EndOfInput).unwrap();
     Run {
@@ -81,6 +85,7 @@ fn run(config: &Config, inputs: &[Input], options: &Options, checkpoint: Option<
         alerts_and_stats: p.engine.stats.clone(),
         runs: hooks.0,
         checkpoint: cp,
+        report,
     }
 }
 
@@ -284,10 +289,22 @@ fn bad_blobs_in_ranges_give_the_same_rejections_as_one_thread() {
             assert_same(&format!("{name}, {range} B ranges"), &one, &many);
         }
     }
-    // All together, in one run.
+    // All together, in one run, with a file that is not UTF-8 (read and checked by a
+    // worker, in its place) and one that cannot be read.
+    let mut paths = paths;
+    let gzip = d.0.join("compressed.json");
+    std::fs::write(&gzip, b"\x1f\x8b\x08\x00\xff\xfe{\"records\":[]}").unwrap();
+    paths.insert(3, gzip);
+    paths.insert(6, d.0.join("gone.json"));
     let inputs = files(&paths);
     let one = run(&config, &inputs, &Options::new(1), None);
     assert!(one.alerts_and_stats.rejected_total() > 0 && !one.dead.is_empty());
+    assert!(
+        matches!(&one.runs[3].1, InputRun::NotFlowLog(why) if why.contains("not UTF-8"))
+            && matches!(&one.runs[6].1, InputRun::Failed(why) if why.contains("cannot read")),
+        "{:?}",
+        &one.runs[3..7]
+    );
     let many = run(&config, &inputs, &small(3, 900), None);
     assert_same("all bad blobs", &one, &many);
 }
@@ -360,6 +377,114 @@ fn directories_and_stdin_free_order_is_the_order_given() {
     assert_same("samples directory", &one, &many);
 }
 
+/// Tuples, packets and bytes of a run's lines (alerts beside them left out): an event
+/// line is one tuple, an aggregate line says how many it holds (flat format).
+fn totals(label: &str, text: &str) -> (u64, u64, u64) {
+    let mut t = (0, 0, 0);
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v.get("kind").and_then(serde_json::Value::as_str) == Some("alert") {
+            continue;
+        }
+        let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        t.0 += v.get("tuples").map_or(1, |n| {
+            n.as_u64()
+                .unwrap_or_else(|| panic!("{label}: tuples in {line}"))
+        });
+        t.1 += n("packets_src_to_dst") + n("packets_dst_to_src");
+        t.2 += n("bytes_src_to_dst") + n("bytes_dst_to_src");
+    }
+    t
+}
+
+/// Conservation: every tuple in is in exactly one aggregate out, with its packets and
+/// bytes: the aggregates sum to `events`' totals (the same inputs, not aggregated).
+fn assert_conserved(label: &str, run: &Run, events: (u64, u64, u64)) {
+    let stats = &run.alerts_and_stats;
+    let agg = stats.aggregation.as_ref().expect("aggregated");
+    assert_eq!(
+        agg.tuples, stats.events,
+        "{label}: every tuple in one aggregate"
+    );
+    assert!(agg.aggregates > 0, "{label}: aggregates written");
+    assert!(
+        events.1 > 0 && events.2 > 0,
+        "{label}: counters to conserve"
+    );
+    assert_eq!(events.0, stats.events, "{label}: the tuples in");
+    assert_eq!(
+        totals(label, &run.events),
+        events,
+        "{label}: the aggregates sum to the tuples, packets and bytes in"
+    );
+}
+
+/// The same inputs, one event a line (no aggregation, no detection): what to conserve.
+fn plain_totals(config: &Config, inputs: &[Input]) -> (u64, u64, u64) {
+    let mut plain = config.clone();
+    plain.aggregate.enabled = false;
+    plain.detect = Default::default();
+    let events = run(&plain, inputs, &Options::new(1), None);
+    assert!(events.alerts_and_stats.aggregation.is_none());
+    totals("events", &events.events)
+}
+
+#[test]
+fn aggregation_in_ranges_equals_one_thread_for_every_key() {
+    // Fixtures, samples and synthetic blobs (many keys, several windows), cut into small
+    // ranges: the aggregates of 2 to 4 workers are those of one thread, byte for byte,
+    // for each key preset, a key with the rule and the resource (contexts made by the
+    // workers, numbered as one thread numbers them), and a max_keys that flushes early.
+    let d = Dir::new("aggregate");
+    let mut paths = fixtures_and_samples();
+    paths.extend((0..3).map(|i| {
+        d.file(
+            &format!("s{i}.json"),
+            &nsgflow_bench_data::blob(1500 + 700 * i, 20 + i as u64),
+        )
+    }));
+    let inputs = files(&paths);
+    for (key, window, max_keys, lateness) in [
+        ("5tuple", 60, 1_000_000, 300),
+        ("traffic-analytics", 600, 1_000_000, 300),
+        ("dst_ip,dst_port,action,rule,resource", 60, 1_000_000, 300),
+        ("src_ip,rule", 60, 50, 0),
+    ] {
+        let yaml = &format!("key {key}, window {window}, max_keys {max_keys}, lateness {lateness}");
+        let config = Config {
+            aggregate: AggregateConfig {
+                enabled: true,
+                key: key.parse().unwrap(),
+                window: Seconds(window),
+                max_keys,
+                allowed_lateness: Seconds(lateness),
+            },
+            ..Config::default()
+        };
+        let one = run(&config, &inputs, &Options::new(1), None);
+        assert_eq!(
+            one.report,
+            parallel::Report::default(),
+            "{yaml}: one thread"
+        );
+        let want = plain_totals(&config, &inputs);
+        assert_conserved(yaml, &one, want);
+        for (threads, range) in [(2, 1), (3, 300), (4, 4096)] {
+            let many = run(&config, &inputs, &small(threads, range), None);
+            let label = format!("{yaml}, {threads} threads, {range} B ranges");
+            // The workers ran and made the tuples (not the one-thread fallback).
+            assert_eq!(many.report.workers, threads, "{label}: workers");
+            assert!(
+                many.report.aggregated_batches > 0,
+                "{label}: tuples aggregated from the workers' batches: {:?}",
+                many.report
+            );
+            assert_same(&label, &one, &many);
+            assert_conserved(&label, &many, want);
+        }
+    }
+}
+
 #[test]
 fn aggregation_and_detection_stay_exact_with_threads() {
     // The generated estate the detection tests use: every detector has a case in it.
@@ -379,15 +504,35 @@ fn aggregation_and_detection_stay_exact_with_threads() {
         let path = scenario.write_config(&d.0.join(what), yaml).unwrap();
         let config = Config::load(&path).unwrap();
         let one = run(&config, &inputs, &Options::new(1), None);
-        let many = run(&config, &inputs, &small(2, 4096), None);
-        assert_same(what, &one, &many);
-        let stats = &one.alerts_and_stats;
-        if let Some(agg) = &stats.aggregation {
-            assert_eq!(
-                agg.tuples, stats.events,
-                "{what}: every tuple in one aggregate"
-            );
+        let aggregated = config.aggregate.enabled;
+        let want = aggregated.then(|| plain_totals(&config, &inputs));
+        for threads in [2, 4] {
+            let many = run(&config, &inputs, &small(threads, 4096), None);
+            assert_same(&format!("{what}, {threads} threads"), &one, &many);
+            // Aggregation alone runs on the workers; with detection, on one thread.
+            if what == "aggregation" {
+                assert_eq!(many.report.workers, threads, "{what}: workers");
+                assert!(
+                    many.report.aggregated_batches > 0,
+                    "{what}: {:?}",
+                    many.report
+                );
+            } else {
+                assert_eq!(
+                    many.report,
+                    parallel::Report::default(),
+                    "{what}: one thread"
+                );
+            }
+            if let Some(want) = want {
+                assert_conserved(&format!("{what}, {threads} threads"), &many, want);
+            }
         }
+        if let Some(want) = want {
+            assert_conserved(what, &one, want);
+        }
+        assert_eq!(aggregated, what != "detection");
+        let stats = &one.alerts_and_stats;
         if let Some(det) = &stats.detection {
             assert!(
                 det.alerts.values().sum::<u64>() > 0,

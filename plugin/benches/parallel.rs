@@ -40,7 +40,7 @@ fn process(inputs: &[Input], threads: usize) -> u64 {
     let mut p = config
         .pipeline(std::io::sink(), DeadLetterWriter::new(None))
         .unwrap();
-    parallel::run_inputs(&mut p, None, inputs, &mut Quiet, &Options::new(threads));
+    parallel::run_inputs(&mut p, None, inputs, &mut Quiet, &Options::new(threads)).unwrap();
     finish_run(&mut p, None, FlushReason::EndOfInput).unwrap();
     p.engine.stats.events
 }

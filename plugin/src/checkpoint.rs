@@ -564,6 +564,12 @@ pub fn whole_input(
     }
 }
 
+/// A file that could not be read: counted, and what the run reports.
+pub fn read_error(engine: &mut Engine, name: &str, e: &io::Error) -> InputRun {
+    engine.stats.input_failed();
+    InputRun::Failed(format!("{name}: cannot read: {e}"))
+}
+
 /// One file through `engine` into `handler`: what it gained since its mark when there is
 /// a `checkpoint` (the mark moves in memory), else read whole. `buf` is reused.
 pub fn file_input(
@@ -577,10 +583,7 @@ pub fn file_input(
 ) -> InputRun {
     let Some(cp) = checkpoint else {
         return match crate::input::read_file(path, buf) {
-            Err(e) => {
-                engine.stats.input_failed();
-                InputRun::Failed(format!("{name}: cannot read: {e}"))
-            }
+            Err(e) => read_error(engine, name, &e),
             Ok(()) => whole_input(engine, name, buf, handler, dead),
         };
     };

@@ -224,13 +224,37 @@ impl<W: Write> Pipeline<W> {
     }
 
     /// True when workers can share the work (`nsgflow process --threads`, see
-    /// [`crate::parallel`]): events are encoded one line each, with no aggregation,
+    /// [`crate::parallel`]): events are encoded one line each or aggregated, with no
     /// detection or tap, and the encoding is known.
     pub fn shares_work(&self) -> bool {
-        matches!(self.output, Output::Events)
+        matches!(self.output, Output::Events | Output::Aggregates(_))
             && self.taps.is_empty()
             && self.detection.is_none()
             && self.encoding.is_some()
+    }
+
+    /// A worker's key maker when events are aggregated: the worker turns its events into
+    /// tuples, [`Pipeline::add_batch`] aggregates them (see [`crate::parallel`]).
+    pub fn worker_keys(&self) -> Option<crate::aggregate::TupleKeys> {
+        match &self.output {
+            Output::Aggregates(agg) => Some(agg.worker_keys()),
+            Output::Events | Output::Discard => None,
+        }
+    }
+
+    /// Aggregates a worker's batch (see [`Aggregation::add_batch`]), the aggregates whose
+    /// window closes written as lines; nothing without aggregation.
+    pub fn add_batch(
+        &mut self,
+        tuples: &mut [crate::aggregate::TupleIn],
+        contexts: &mut Vec<std::sync::Arc<crate::aggregate::Context>>,
+    ) {
+        if let Output::Aggregates(agg) = &mut self.output {
+            // Like the engine, pick up reloaded feeds once per input (or part).
+            agg.refresh();
+            let emit = &mut crate::engine::aggregate_line(self.encoder.as_mut(), &mut self.writer);
+            agg.add_batch(tuples, contexts, emit);
+        }
     }
 
     /// True when rejections are written out (not only counted).

@@ -100,6 +100,66 @@ fn threads_give_the_output_of_one_thread_in_the_order_given() {
 }
 
 #[test]
+fn aggregation_and_detection_with_threads_write_what_one_thread_writes() {
+    // Every fixture blob and the Azure layout, aggregated, and with detection: the
+    // aggregates and the events of 4 threads are those of 1, byte for byte, and so is the
+    // alerts file (these fixtures raise no alert; tests/parallel.rs runs the generated
+    // estate, which raises every kind, with 2 and 4 threads).
+    let dir = std::env::temp_dir().join(format!("nsgflow-parallel-agg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let inputs = [
+        fixture("nsg-v2-blob.json"),
+        fixture("azure-layout"),
+        fixture("vnet-blob.json"),
+        fixture("nsg-version-switch.json"),
+        fixture("bad-tuples.json"),
+    ];
+    for mode in [
+        &["--aggregate"][..],
+        &[
+            "--aggregate",
+            "--key",
+            "traffic-analytics",
+            "--window",
+            "10m",
+        ],
+        &["--detect"],
+    ] {
+        let run = |threads: &str| {
+            let alerts_path = dir.join(format!("alerts-{threads}.ndjson"));
+            let alerts_arg = alerts_path.display().to_string();
+            let mut args: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            args.extend(mode);
+            args.extend(["--threads", threads]);
+            if mode == ["--detect"] {
+                args.extend(["--alerts", &alerts_arg]);
+            }
+            let out = process(&args, b"");
+            let alerts = std::fs::read(&alerts_path).unwrap_or_default();
+            let _ = std::fs::remove_file(&alerts_path);
+            (out, alerts)
+        };
+        let (one, alerts_one) = run("1");
+        assert!(!one.stdout.is_empty(), "{mode:?}: {}", text(&one.stderr));
+        let (many, alerts_many) = run("4");
+        assert_eq!(many.status.code(), one.status.code(), "{mode:?}");
+        assert!(
+            one.stdout == many.stdout,
+            "{mode:?}: 4 threads write the lines of 1 thread"
+        );
+        assert!(alerts_one == alerts_many, "{mode:?}: the same alerts");
+        // The summary says whether workers ran: aggregation runs on them (the workers
+        // make the tuples), detection on the calling thread alone.
+        let (err_one, err_many) = (text(&one.stderr), text(&many.stderr));
+        assert_eq!(summary(&err_one), summary(&err_many), "{mode:?}");
+        assert!(!err_one.contains("worker threads"), "{mode:?}: {err_one}");
+        let on_workers = err_many.contains(", 4 worker threads");
+        assert_eq!(on_workers, mode != ["--detect"], "{mode:?}: {err_many}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn zero_threads_is_an_error_saying_what_to_give() {
     let out = process(&["--threads", "0", &fixture("nsg-v2-blob.json")], b"");
     assert_eq!(out.status.code(), Some(2));

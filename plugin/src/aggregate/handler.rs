@@ -28,14 +28,15 @@
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use crate::event::{Enricher, FlowEvent};
 use crate::labels::{Action, Direction, FlowState};
 
 use super::config::AggregateConfig;
 use super::key::{
-    ip_words, words_ip, ContextTable, FlowKey, KeyField, RenderContext, DENY, DST_V6, OUTBOUND,
-    SRC_V6,
+    ip_words, words_ip, Context, ContextTable, FlowKey, KeyField, KeySpec, RenderContext, DENY,
+    DST_V6, OUTBOUND, SRC_V6,
 };
 use super::record::AggregateEvent;
 use super::window::{Aggregate, Aggregator, FlushReason, TupleIn, BEGUN, DENIED, ENDED};
@@ -44,12 +45,24 @@ use super::window::{Aggregate, Aggregator, FlushReason, TupleIn, BEGUN, DENIED, 
 #[derive(Debug)]
 pub struct Aggregation {
     pub aggregator: Aggregator,
-    contexts: ContextTable,
+    keys: TupleKeys,
+    /// A batch's context ids to this run's ([`Aggregation::add_batch`]), reused.
+    import: Vec<u32>,
     /// Enriches the aggregates' addresses when they are emitted (a view on the same feeds
     /// and topology as the engine's).
     enricher: Enricher,
     ip_text: [String; 2],
+}
+
+/// Makes the compact form of events ([`TupleIn`]): the key fields kept and the contexts
+/// interned. [`Aggregation`] has one; each worker of a run on several threads has its own
+/// ([`Aggregation::worker_keys`]), its contexts moved out after each job
+/// ([`TupleKeys::drain_contexts`]) and imported in order by [`Aggregation::add_batch`].
+#[derive(Debug)]
+pub struct TupleKeys {
     masks: Masks,
+    spec: KeySpec,
+    contexts: ContextTable,
 }
 
 /// Which key fields are kept, as masks applied without branches.
@@ -106,13 +119,53 @@ impl Aggregation {
         enricher: Enricher,
         render: RenderContext,
     ) -> Result<Self, String> {
+        let aggregator = Aggregator::new(config)?;
         Ok(Aggregation {
-            aggregator: Aggregator::new(config)?,
-            contexts: ContextTable::new(render),
+            keys: TupleKeys {
+                masks: Masks::new(config),
+                spec: aggregator.spec(),
+                contexts: ContextTable::new(render),
+            },
+            aggregator,
+            import: Vec::new(),
             enricher,
             ip_text: [String::new(), String::new()],
-            masks: Masks::new(config),
         })
+    }
+
+    /// Key maker for a worker: the same key fields, no context yet.
+    pub fn worker_keys(&self) -> TupleKeys {
+        TupleKeys {
+            masks: self.keys.masks,
+            spec: self.keys.spec,
+            contexts: self.keys.contexts.for_worker(),
+        }
+    }
+
+    /// Folds in a worker's batch, as [`Aggregation::add_event`] would have folded its
+    /// events: first the `contexts` the batch's job made (in their order, drained), whose
+    /// ids the tuples carry, then the tuples in order. Aggregates whose window closes are
+    /// enriched and handed to `emit`.
+    pub fn add_batch(
+        &mut self,
+        tuples: &mut [TupleIn],
+        contexts: &mut Vec<Arc<Context>>,
+        emit: &mut dyn FnMut(&AggregateEvent<'_>),
+    ) {
+        let Aggregation {
+            aggregator,
+            keys,
+            import,
+            enricher,
+            ip_text,
+        } = self;
+        import.clear();
+        import.extend(contexts.drain(..).map(|c| keys.contexts.import(c)));
+        let contexts = &keys.contexts;
+        for t in tuples.iter_mut() {
+            t.key.context = import[t.key.context as usize];
+            aggregator.add(t, &mut |a| render(a, contexts, enricher, ip_text, emit));
+        }
     }
 
     /// Picks up reloaded feeds (once per input or stdin chunk, like the engine).
@@ -127,14 +180,23 @@ impl Aggregation {
         let t = self.tuple_in(event);
         let Aggregation {
             aggregator,
-            contexts,
+            keys,
             enricher,
             ip_text,
             ..
         } = self;
+        let contexts = &keys.contexts;
         aggregator.add(&t, &mut |a| render(a, contexts, enricher, ip_text, emit));
     }
 
+    /// The compact form of an event.
+    #[inline]
+    pub fn tuple_in(&mut self, e: &FlowEvent<'_>) -> TupleIn {
+        self.keys.tuple_in(e)
+    }
+}
+
+impl TupleKeys {
     /// The compact form of an event.
     #[inline]
     pub fn tuple_in(&mut self, e: &FlowEvent<'_>) -> TupleIn {
@@ -163,7 +225,7 @@ impl Aggregation {
                 dst_port: t.dst_port & m.dst_port,
                 protocol: t.protocol.iana_number() & m.protocol,
                 flags: flags & m.flags,
-                context: self.contexts.id(self.aggregator.spec(), e),
+                context: self.contexts.id(self.spec, e),
             },
             src_port: t.src_port,
             state,
@@ -178,16 +240,25 @@ impl Aggregation {
         }
     }
 
+    /// Moves the contexts made since the last call out into `out`, in id order (the
+    /// tuples made meanwhile carry these ids, from 0): see [`Aggregation::add_batch`].
+    pub fn drain_contexts(&mut self, out: &mut Vec<Arc<Context>>) {
+        self.contexts.drain(out);
+    }
+}
+
+impl Aggregation {
     /// Flushes every window (end of input or a signal), each aggregate enriched and handed
     /// to `emit`.
     pub fn flush_all(&mut self, reason: FlushReason, emit: &mut dyn FnMut(&AggregateEvent<'_>)) {
         let Aggregation {
             aggregator,
-            contexts,
+            keys,
             enricher,
             ip_text,
             ..
         } = self;
+        let contexts = &keys.contexts;
         enricher.refresh();
         aggregator.flush_all(reason, &mut |a| {
             render(a, contexts, enricher, ip_text, emit)
@@ -244,5 +315,93 @@ fn write_ipv4(text: &mut String, a: Ipv4Addr) {
             text.push('.');
         }
         text.push_str(buf.format(o));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, EventHandler};
+    use crate::output::DeadLetterWriter;
+
+    struct Keys<'a>(&'a mut TupleKeys, Vec<u32>);
+
+    impl EventHandler for Keys<'_> {
+        fn event(&mut self, e: &FlowEvent<'_>) {
+            let t = self.0.tuple_in(e);
+            self.1.push(t.key.context);
+        }
+    }
+
+    /// One job of a worker: the context ids its tuples carry and the contexts it hands on.
+    fn job(keys: &mut TupleKeys, text: &str) -> (Vec<u32>, Vec<Arc<Context>>) {
+        let mut h = Keys(keys, Vec::new());
+        let mut engine = Engine::default();
+        engine.process("job", text, &mut h, &mut DeadLetterWriter::new(None));
+        let ids = h.1;
+        let mut out = Vec::new();
+        keys.drain_contexts(&mut out);
+        (ids, out)
+    }
+
+    #[test]
+    fn a_worker_hands_on_each_jobs_contexts_as_the_jobs_first_events_make_them() {
+        // The VNet fixture with every aclID one NSG (the observer is the NSG), and with
+        // every aclID a GUID (the observer is the target VNet): the same (rule, resource)
+        // pairs, other contexts.
+        let text = include_str!("../../../tests/fixtures/vnet-blob.json");
+        let acl = |to: &str| {
+            let mut out = String::new();
+            for (i, part) in text.split("\"aclID\":\"").enumerate() {
+                if i == 0 {
+                    out.push_str(part);
+                } else {
+                    out.push_str("\"aclID\":\"");
+                    out.push_str(to);
+                    out.push_str(&part[part.find('"').unwrap()..]);
+                }
+            }
+            out
+        };
+        let nsg = acl("/subscriptions/s/resourcegroups/rg/providers/microsoft.network/networksecuritygroups/nsg-x");
+        let guid = acl("9f1e6c2b-7d48-4a35-b8e0-51c3a9d7f264");
+        let config = AggregateConfig {
+            enabled: true,
+            key: "dst_port,rule,resource".parse().unwrap(),
+            ..Default::default()
+        };
+        let agg = Aggregation::new(&config, Engine::default().enricher.clone()).unwrap();
+        let observers = |c: &[Arc<Context>]| -> Vec<Option<String>> {
+            c.iter().map(|c| c.observer.clone()).collect()
+        };
+        // What a fresh worker hands on for each text alone.
+        let (ids_nsg, fresh_nsg) = job(&mut agg.worker_keys(), &nsg);
+        let (ids_guid, fresh_guid) = job(&mut agg.worker_keys(), &guid);
+        assert!(!fresh_nsg.is_empty() && ids_nsg.iter().all(|&i| (i as usize) < fresh_nsg.len()));
+        assert!(observers(&fresh_nsg)
+            .iter()
+            .all(|o| o.as_deref() == Some("nsg-x")));
+        assert!(observers(&fresh_guid)
+            .iter()
+            .all(|o| o.as_deref() != Some("nsg-x")));
+        // One worker, the jobs one after the other: each job's ids start at 0 and its
+        // contexts are those its own events make, not the worker's cached ones.
+        let mut worker = agg.worker_keys();
+        for (text, ids, fresh) in [
+            (&nsg, &ids_nsg, &fresh_nsg),
+            (&guid, &ids_guid, &fresh_guid),
+            (&guid, &ids_guid, &fresh_guid),
+            (&nsg, &ids_nsg, &fresh_nsg),
+        ] {
+            let (got_ids, got) = job(&mut worker, text);
+            assert_eq!(&got_ids, ids);
+            let got_plain: Vec<&Context> = got.iter().map(|c| &**c).collect();
+            let fresh_plain: Vec<&Context> = fresh.iter().map(|c| &**c).collect();
+            assert_eq!(got_plain, fresh_plain);
+        }
+        // A job that makes the contexts the cache holds shares them (no allocation).
+        let (_, again) = job(&mut worker, &nsg);
+        let (_, again2) = job(&mut worker, &nsg);
+        assert!(again.iter().zip(&again2).all(|(a, b)| Arc::ptr_eq(a, b)));
     }
 }

@@ -17,6 +17,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer};
 
@@ -261,40 +262,44 @@ pub type RenderContext = fn(&Context) -> Vec<u8>;
 /// Interned contexts. Rules and resources are few (hundreds), so this only grows a little;
 /// a tuple pays a hash only when its flow group differs from the last one, and allocates
 /// (and renders) only for a pair never seen before.
+///
+/// A worker's table ([`ContextTable::for_worker`], `process --threads`) numbers contexts
+/// per job instead: the ids its tuples carry are the order in which the job first used
+/// each pair, and [`ContextTable::drain`] hands over the job's contexts in that order, each
+/// as the job's first event with the pair makes it (shared with the worker's cache, so a
+/// pair seen in an earlier job allocates nothing), for [`ContextTable::import`].
 #[derive(Debug)]
 pub struct ContextTable {
     ids: hashbrown::HashMap<PairKey, u32, std::hash::RandomState>,
-    contexts: Vec<Context>,
+    contexts: Vec<Arc<Context>>,
     last_group: u64,
     last_id: u32,
     render: RenderContext,
+    job: Option<JobIds>,
 }
 
-impl ContextTable {
-    /// An empty table whose contexts are rendered once each by `render`.
-    pub fn new(render: RenderContext) -> Self {
-        ContextTable {
-            ids: hashbrown::HashMap::default(),
-            contexts: Vec::new(),
-            last_group: 0,
-            last_id: 0,
-            render,
-        }
-    }
+/// A worker's per-job numbering (see [`ContextTable`]).
+#[derive(Debug, Default)]
+struct JobIds {
+    /// Job id + 1 of each table id used in this job; 0: not yet.
+    ids: Vec<u32>,
+    /// The table ids used in this job, in job id order.
+    used: Vec<u32>,
+    /// The job's contexts, in job id order.
+    out: Vec<Arc<Context>>,
+}
 
-    /// The context id of an event's flow group under `spec`.
+/// The (rule, resource) pair of an event under `spec`, and the event, which makes the
+/// rest of its context when needed.
+struct Fields<'a, 'e> {
+    rule: Option<&'a str>,
+    resource: Option<&'a str>,
+    e: &'a FlowEvent<'e>,
+}
+
+impl<'a, 'e> Fields<'a, 'e> {
     #[inline]
-    pub fn id(&mut self, spec: KeySpec, e: &FlowEvent<'_>) -> u32 {
-        if e.group.group_id != 0 && e.group.group_id == self.last_group {
-            return self.last_id;
-        }
-        let id = self.intern(spec, e);
-        self.last_group = e.group.group_id;
-        self.last_id = id;
-        id
-    }
-
-    fn intern(&mut self, spec: KeySpec, e: &FlowEvent<'_>) -> u32 {
+    fn of(spec: KeySpec, e: &'a FlowEvent<'e>) -> Self {
         let h = &e.record.header;
         let resource = match e.record.kind {
             FlowLogKind::Nsg => h.resource_id.as_deref(),
@@ -306,25 +311,130 @@ impl ContextTable {
         } else {
             None
         };
-        let lookup = PairRef(rule.unwrap_or(""), resource.unwrap_or(""));
+        Fields { rule, resource, e }
+    }
+
+    fn lookup(&self) -> PairRef<'a> {
+        PairRef(self.rule.unwrap_or(""), self.resource.unwrap_or(""))
+    }
+
+    /// The kind, subscription, resource group and observer (with a resource only).
+    fn origin(&self) -> [Option<&str>; 3] {
+        let e = self.e;
+        let origin = Origin::of(e.record, e.group);
+        let r = self.resource;
+        [
+            r.and(origin.subscription_id),
+            r.and(origin.resource_group),
+            r.and(origin.observer()),
+        ]
+    }
+
+    fn make(&self, render: RenderContext) -> Context {
+        let [subscription_id, resource_group, observer] = self.origin();
+        let mut ctx = Context {
+            rule: self.rule.map(str::to_string),
+            resource_id: self.resource.map(str::to_string),
+            kind: self.resource.map(|_| self.e.record.kind),
+            subscription_id: subscription_id.map(str::to_string),
+            resource_group: resource_group.map(str::to_string),
+            observer: observer.map(str::to_string),
+            fields_json: Vec::new(),
+        };
+        ctx.fields_json = render(&ctx);
+        ctx
+    }
+
+    /// True when `ctx` is the context this event makes.
+    fn made(&self, ctx: &Context) -> bool {
+        let [subscription_id, resource_group, observer] = self.origin();
+        ctx.rule.as_deref() == self.rule
+            && ctx.resource_id.as_deref() == self.resource
+            && ctx.kind == self.resource.map(|_| self.e.record.kind)
+            && ctx.subscription_id.as_deref() == subscription_id
+            && ctx.resource_group.as_deref() == resource_group
+            && ctx.observer.as_deref() == observer
+    }
+}
+
+impl ContextTable {
+    /// An empty table whose contexts are rendered once each by `render`.
+    pub fn new(render: RenderContext) -> Self {
+        ContextTable {
+            ids: hashbrown::HashMap::default(),
+            contexts: Vec::new(),
+            last_group: 0,
+            last_id: 0,
+            render,
+            job: None,
+        }
+    }
+
+    /// A worker's table rendering as this one does: ids per job (see [`ContextTable`]).
+    pub fn for_worker(&self) -> Self {
+        ContextTable {
+            job: Some(JobIds::default()),
+            ..ContextTable::new(self.render)
+        }
+    }
+
+    /// The context id of an event's flow group under `spec`.
+    #[inline]
+    pub fn id(&mut self, spec: KeySpec, e: &FlowEvent<'_>) -> u32 {
+        if e.group.group_id != 0 && e.group.group_id == self.last_group {
+            return self.last_id;
+        }
+        let fields = Fields::of(spec, e);
+        let mut id = self.intern(&fields);
+        if let Some(job) = self.job.as_mut() {
+            id = job.id(id, &fields, &mut self.contexts, self.render);
+        }
+        self.last_group = e.group.group_id;
+        self.last_id = id;
+        id
+    }
+
+    fn intern(&mut self, fields: &Fields<'_, '_>) -> u32 {
+        let lookup = fields.lookup();
         if let Some(&id) = self.ids.get(&lookup) {
             return id;
         }
-        let origin = Origin::of(e.record, e.group);
-        let mut ctx = Context {
-            rule: rule.map(str::to_string),
-            resource_id: resource.map(str::to_string),
-            kind: resource.map(|_| e.record.kind),
-            subscription_id: resource.and(origin.subscription_id).map(str::to_string),
-            resource_group: resource.and(origin.resource_group).map(str::to_string),
-            observer: resource.and(origin.observer()).map(str::to_string),
-            fields_json: Vec::new(),
-        };
-        ctx.fields_json = (self.render)(&ctx);
         let id = self.contexts.len() as u32;
-        self.contexts.push(ctx);
+        self.contexts.push(Arc::new(fields.make(self.render)));
         self.ids
             .insert(PairKey(lookup.0.into(), lookup.1.into()), id);
+        id
+    }
+
+    /// Moves the contexts the job used out into `out`, in job id order (a worker's table;
+    /// nothing otherwise), and starts the next job's numbering.
+    pub fn drain(&mut self, out: &mut Vec<Arc<Context>>) {
+        if let Some(job) = self.job.as_mut() {
+            for &id in &job.used {
+                job.ids[id as usize] = 0;
+            }
+            job.used.clear();
+            out.append(&mut job.out);
+        }
+        self.last_group = 0;
+        self.last_id = 0;
+    }
+
+    /// The id of a context another table made (already rendered): its id here when the
+    /// (rule, resource) pair is known, else the next id. Importing each job's contexts in
+    /// order, jobs in order, gives the ids and contexts one table would have given.
+    pub fn import(&mut self, ctx: Arc<Context>) -> u32 {
+        let lookup = PairRef(
+            ctx.rule.as_deref().unwrap_or(""),
+            ctx.resource_id.as_deref().unwrap_or(""),
+        );
+        if let Some(&id) = self.ids.get(&lookup) {
+            return id;
+        }
+        let key = PairKey(lookup.0.into(), lookup.1.into());
+        let id = self.contexts.len() as u32;
+        self.contexts.push(ctx);
+        self.ids.insert(key, id);
         id
     }
 
@@ -335,7 +445,37 @@ impl ContextTable {
     /// A context id for tests and benches that build keys by hand.
     pub fn push(&mut self, mut ctx: Context) -> u32 {
         ctx.fields_json = (self.render)(&ctx);
-        self.contexts.push(ctx);
+        self.contexts.push(Arc::new(ctx));
         self.contexts.len() as u32 - 1
+    }
+}
+
+impl JobIds {
+    /// The job id of table id `id`, first used by an event with `fields`: the job's
+    /// contexts get the one that event makes (the cached one when equal, else a new one).
+    #[inline]
+    fn id(
+        &mut self,
+        id: u32,
+        fields: &Fields<'_, '_>,
+        contexts: &mut [Arc<Context>],
+        render: RenderContext,
+    ) -> u32 {
+        let at = id as usize;
+        if let Some(&j) = self.ids.get(at).filter(|&&j| j != 0) {
+            return j - 1;
+        }
+        let cached = &mut contexts[at];
+        if !fields.made(cached) {
+            *cached = Arc::new(fields.make(render));
+        }
+        let j = self.out.len() as u32;
+        self.out.push(cached.clone());
+        self.used.push(id);
+        if self.ids.len() <= at {
+            self.ids.resize(at + 1, 0);
+        }
+        self.ids[at] = j + 1;
+        j
     }
 }

@@ -21,7 +21,7 @@ pub mod record;
 pub mod window;
 
 pub use config::{AggregateConfig, Seconds};
-pub use handler::Aggregation;
+pub use handler::{Aggregation, TupleKeys};
 pub use key::{Context, ContextTable, FlowKey, KeyField, KeySpec, RenderContext};
 pub use record::AggregateEvent;
 pub use window::{Aggregate, AggregateStats, Aggregator, Counts, FlushReason, TupleIn};

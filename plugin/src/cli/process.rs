@@ -31,9 +31,11 @@ pub struct ProcessArgs {
     /// emits only what is new (for a folder synced by azcopy or mounted with blobfuse).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
-    /// Worker threads [default: the available cores]. Output order stays that of one
-    /// thread; with aggregation, detection or stdin alone the run uses one thread
-    /// (user guide: Operations, Threads).
+    /// Worker threads [default: the available cores]: each reads and processes whole files
+    /// or record ranges of large blobs (with --aggregate they make the tuples and this
+    /// thread folds them into windows in input order). Output is written in input order,
+    /// byte for byte that of one thread; with detection or stdin alone the run uses one
+    /// thread (user guide: Operations, Threads).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
     #[command(flatten)]
@@ -85,7 +87,7 @@ pub fn run(args: ProcessArgs) -> Result<ExitCode, String> {
     let threads = args
         .threads
         .map_or_else(parallel::available_threads, usize::from);
-    parallel::run_inputs(
+    let report = parallel::run_inputs(
         &mut pipeline,
         checkpoint.as_mut(),
         &inputs,
@@ -93,6 +95,8 @@ pub fn run(args: ProcessArgs) -> Result<ExitCode, String> {
         &parallel::Options::new(threads),
     );
     bar.finish_and_clear();
+    // A thread panicked: loud, non-zero, and no checkpoint saved.
+    let report = report?;
     if let Some(e) = hooks.error {
         return Err(e);
     }
@@ -117,7 +121,11 @@ pub fn run(args: ProcessArgs) -> Result<ExitCode, String> {
         Err(e) => return Err(e.to_string()),
     }
     if !args.common.quiet {
-        eprintln!("{}", pipeline.engine.stats.summary(started.elapsed()));
+        let summary = pipeline.engine.stats.summary(started.elapsed());
+        match report.workers {
+            0 => eprintln!("{summary}"),
+            n => eprintln!("{summary}, {n} worker threads"),
+        }
     }
     Ok(super::exit_code(
         interrupted,
