@@ -59,6 +59,53 @@ impl std::error::Error for JsonError {}
 
 pub type Result<T> = std::result::Result<T, JsonError>;
 
+/// The offset of the first `"` or `\` in `b`: where a JSON string's plain run ends.
+///
+/// Natively this is `memchr2` (AVX2 / SSE2). `wasm32` has no SIMD in the hosts nsgflow
+/// targets (Fluent Bit builds WAMR with `WAMR_BUILD_SIMD 0`), and there `memchr2` falls
+/// back to 4-byte words (`usize` is 32 bits); WebAssembly has native 64-bit integers, so
+/// this scans 8 bytes per step (SWAR) instead. Same result either way
+/// (`quote_or_backslash_matches_memchr2` below).
+#[inline]
+fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        memchr::memchr2(b'"', b'\\', b)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        swar_quote_or_backslash(b)
+    }
+}
+
+/// `memchr2(b'"', b'\\', b)` eight bytes at a time, in plain 64-bit integer operations.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[inline]
+fn swar_quote_or_backslash(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTE: u64 = LO * b'"' as u64;
+    const BACKSLASH: u64 = LO * b'\\' as u64;
+    // A byte of `x` is zero exactly where the high bit of `zero(x)` is set; bits above the
+    // first zero byte may be false positives, so only the lowest set bit is used.
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        let hit = zero(w ^ QUOTE) | zero(w ^ BACKSLASH);
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|k| i + k)
+}
+
 /// A cursor over JSON text. Positions are byte offsets into `text`.
 #[derive(Clone)]
 pub struct Scanner<'a> {
@@ -198,7 +245,7 @@ impl<'a> Scanner<'a> {
         }
         let start = self.pos + 1;
         let b = self.bytes();
-        match memchr::memchr2(b'"', b'\\', &b[start..]) {
+        match quote_or_backslash(&b[start..]) {
             Some(i) if b[start + i] == b'"' => {
                 self.pos = start + i + 1;
                 Ok(Cow::Borrowed(&self.text[start..start + i]))
@@ -219,7 +266,7 @@ impl<'a> Scanner<'a> {
         let b = self.bytes();
         loop {
             let rest = &b[self.pos..];
-            let Some(i) = memchr::memchr2(b'"', b'\\', rest) else {
+            let Some(i) = quote_or_backslash(rest) else {
                 return self.end_err();
             };
             out.push_str(&self.text[self.pos..self.pos + i]);
@@ -398,7 +445,7 @@ impl<'a> Scanner<'a> {
         let b = self.bytes();
         let mut i = self.pos + 1;
         loop {
-            match memchr::memchr2(b'"', b'\\', &b[i..]) {
+            match quote_or_backslash(&b[i..]) {
                 Some(k) if b[i + k] == b'"' => {
                     self.pos = i + k + 1;
                     return Ok(());
@@ -416,6 +463,40 @@ impl<'a> Scanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quote_or_backslash_matches_memchr2() {
+        // Every position and every run length around the 8-byte steps, with the match
+        // and bytes that differ from `"` / `\` by one bit (0xA2, 0xDC, '#', ']'),
+        // multi-byte UTF-8 and bytes with the high bit set.
+        let fill = b"ab\xa2\xdc#]\xc3\xbc\x7f\x00 z";
+        for len in 0..40 {
+            let base: Vec<u8> = (0..len).map(|i| fill[i % fill.len()]).collect();
+            assert_eq!(
+                swar_quote_or_backslash(&base),
+                memchr::memchr2(b'"', b'\\', &base)
+            );
+            for at in 0..len {
+                for (c, d) in [
+                    (b'"', None),
+                    (b'\\', None),
+                    (b'"', Some(b'\\')),
+                    (b'\\', Some(b'"')),
+                ] {
+                    let mut v = base.clone();
+                    v[at] = c;
+                    if let Some(d) = d {
+                        v[(at + 3) % len] = d;
+                    }
+                    assert_eq!(
+                        swar_quote_or_backslash(&v),
+                        memchr::memchr2(b'"', b'\\', &v),
+                        "{v:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn borrows_plain_strings_and_decodes_escapes() {

@@ -57,7 +57,7 @@ unsafe fn call(rec: *const u8, rec_len: u32, op: Op) -> *const u8 {
                     // Borrowed when the record is UTF-8, as Fluent Bit's JSON always is
                     // (`from_utf8` first: its ASCII fast path is several times quicker
                     // than the lossy decoder's, which counts in an interpreter).
-                    let text = match std::str::from_utf8(bytes) {
+                    let text = match utf8(bytes) {
                         Ok(t) => std::borrow::Cow::Borrowed(t),
                         Err(_) => String::from_utf8_lossy(bytes),
                     };
@@ -93,6 +93,27 @@ unsafe fn call(rec: *const u8, rec_len: u32, op: Op) -> *const u8 {
         b.push(0);
         b.as_ptr()
     })
+}
+
+/// `std::str::from_utf8`, with a quicker answer for the usual all-ASCII record: 16 bytes
+/// a step in 64-bit words (on `wasm32`, `from_utf8`'s own ASCII path takes 32-bit words).
+fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let word = |c: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        u64::from_le_bytes(w)
+    };
+    let mut chunks = bytes.chunks_exact(16);
+    let mut high = 0;
+    for c in &mut chunks {
+        high |= word(&c[..8]) | word(&c[8..]);
+    }
+    if high & HI == 0 && chunks.remainder().is_ascii() {
+        // SAFETY: every byte is below 0x80, and ASCII is UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    std::str::from_utf8(bytes)
 }
 
 macro_rules! export {
@@ -175,5 +196,31 @@ pub unsafe extern "C" fn nsgflow_free(ptr: *mut u8, size: u32) {
     if let Ok(layout) = std::alloc::Layout::from_size_align(size.max(1) as usize, 1) {
         // SAFETY: the caller's contract.
         unsafe { std::alloc::dealloc(ptr, layout) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utf8_agrees_with_from_utf8() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            br#"{"tuple":"1542110379,10.5.16.4,13.67.143.117,59932,443,T,O,A,E,1,66,1,66"}"#
+                .to_vec(),
+            "{\"rule\":\"Regel-\u{fc}ber\"}".as_bytes().to_vec(),
+        ];
+        // A bad or a non-ASCII byte at every position of records of every length.
+        for len in 1..40 {
+            for at in 0..len {
+                for bad in [0x80u8, 0xc3, 0xff] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = bad;
+                    cases.push(v);
+                }
+            }
+        }
+        for c in cases {
+            assert_eq!(super::utf8(&c).ok(), std::str::from_utf8(&c).ok(), "{c:?}");
+        }
     }
 }

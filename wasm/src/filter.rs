@@ -82,13 +82,18 @@ impl Filter {
     /// already carries `nsgflow_error` (the Lua explode's dead letters) is handed back
     /// unchanged, its reason kept.
     pub fn tuple_event(&mut self, rec: &str, format: Format) -> &[u8] {
-        if carries_error(rec) {
-            return self.unchanged(rec);
-        }
+        let mut error_key = false;
         let result = match &self.config_error {
             Some(e) => Err(e.clone()),
-            None => split::reassemble(rec, &mut self.record),
+            None => split::reassemble_noting(rec, &mut self.record, &mut error_key),
         };
+        // A record `reassemble` accepts had all its top-level keys read, none of them
+        // `nsgflow_error` unless it says so: the full check (a substring search of the
+        // whole record, without SIMD on wasm32, then a strict parse) runs only when the
+        // key was seen or the record was refused.
+        if (result.is_err() || error_key) && carries_error(rec) {
+            return self.unchanged(rec);
+        }
         self.finish(rec, format, result.map(|_| (None, None, None, None)))
     }
 
@@ -398,6 +403,24 @@ mod tests {
             serde_json::from_slice(f.tuple_event(nested, Format::Flat)).unwrap();
         assert!(back[ERROR_KEY].is_string(), "{back}");
         assert_eq!(back["x"][ERROR_KEY], 1, "{back}");
+        // A record that would make an event but carries the key, first or last: back
+        // unchanged; the same record with the key nested or in a value: an event.
+        let good = r#""time":"2018-11-13T12:00:35.3899262Z","category":"NetworkSecurityGroupFlowEvent","version":2,"rule":"R","mac":"000D3AF87856","tuple":"1542110379,10.5.16.4,13.67.143.117,59932,443,T,O,A,E,1,66,1,66""#;
+        for rec in [
+            format!(r#"{{{good},"nsgflow_error":"x"}}"#),
+            format!(r#"{{"nsgflow_error":"x",{good}}}"#),
+        ] {
+            assert_eq!(f.tuple_event(&rec, Format::Flat), rec.as_bytes());
+        }
+        for rec in [
+            format!(r#"{{{good},"y":{{"nsgflow_error":"x"}}}}"#),
+            format!(r#"{{{good},"y":"nsgflow_error"}}"#),
+            // Escaped, the key is not found by the check's substring search (as before).
+            format!(r#"{{"nsgflow\u005ferror":"x",{good}}}"#),
+        ] {
+            let out = String::from_utf8(f.tuple_event(&rec, Format::Flat).to_vec()).unwrap();
+            assert!(out.starts_with(r#"{"timestamp":"#), "{rec}: {out}");
+        }
         // Found by fuzzing (filter_wasm): the key, then invalid JSON. Not handed back as
         // is: wrapped, so the reply is still one valid object.
         for broken in [

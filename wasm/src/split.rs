@@ -38,6 +38,13 @@ use nsgflow::record::VNET_CATEGORY;
 /// Re-assembles the one-tuple record `rec` describes into `out` (cleared first), or says
 /// what is missing.
 pub fn reassemble(rec: &str, out: &mut String) -> Result<(), String> {
+    reassemble_noting(rec, out, &mut false)
+}
+
+/// [`reassemble`], also setting `error_key` when it reads a top-level `nsgflow_error` key
+/// (an earlier stage's dead letter). It reads every top-level key of a record it accepts,
+/// so an accepted record without it has no such key.
+pub fn reassemble_noting(rec: &str, out: &mut String, error_key: &mut bool) -> Result<(), String> {
     out.clear();
     let mut sc = Scanner::new(rec);
     let mut tuple = None;
@@ -63,6 +70,7 @@ pub fn reassemble(rec: &str, out: &mut String) -> Result<(), String> {
             "version" => version = Some(value),
             "flowLogVersion" => vnet = true,
             "category" => vnet |= value.trim_matches('"') == VNET_CATEGORY,
+            crate::filter::ERROR_KEY => *error_key = true,
             "properties" | "flowRecords" => {
                 return Err(format!(
                     "the record still holds `{key}`: it is a whole flow-log record, not one tuple; split it first (nsgflow_explode.lua) or read whole records with in_exec_wasi"

@@ -89,18 +89,29 @@ pub fn engine() -> &'static Engine {
 }
 
 fn module(name: &str) -> Module {
-    let path = build().join(name);
+    module_in(build(), name)
+}
+
+/// `name` from the directory `dir` (e.g. a build of another commit, for an A/B run of the
+/// benchmark: `NSGFLOW_WASM_BASELINE_DIR`).
+pub fn module_in(dir: &Path, name: &str) -> Module {
+    let path = dir.join(name);
     Module::from_file(engine(), &path).unwrap_or_else(|e| panic!("load {}: {e}", path.display()))
 }
 
+/// The filter_wasm module's file name.
+pub const FILTER_WASM: &str = "nsgflow_wasm.wasm";
+/// The in_exec_wasi program's file name.
+pub const WASI_WASM: &str = "nsgflow-wasi.wasm";
+
 pub fn filter_module() -> &'static Module {
     static M: OnceLock<Module> = OnceLock::new();
-    M.get_or_init(|| module("nsgflow_wasm.wasm"))
+    M.get_or_init(|| module(FILTER_WASM))
 }
 
 pub fn wasi_module() -> &'static Module {
     static M: OnceLock<Module> = OnceLock::new();
-    M.get_or_init(|| module("nsgflow-wasi.wasm"))
+    M.get_or_init(|| module(WASI_WASM))
 }
 
 /// A new instance of `module` with WASI preview 1: `accessible` preopened under the same
@@ -142,9 +153,14 @@ pub struct FilterHarness {
 impl FilterHarness {
     /// With `accessible` preopened as filter_wasm's `accessible_paths` (same path inside).
     pub fn new(accessible: &[&Path]) -> FilterHarness {
+        FilterHarness::with_module(filter_module(), accessible)
+    }
+
+    /// The same, for another build of the filter module.
+    pub fn with_module(module: &Module, accessible: &[&Path]) -> FilterHarness {
         let mut b = WasiCtxBuilder::new();
         b.inherit_stderr();
-        let (mut store, instance) = instantiate(b, accessible, filter_module());
+        let (mut store, instance) = instantiate(b, accessible, module);
         // WAMR runs a reactor's `_initialize` when it instantiates it.
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ()).expect("_initialize");
@@ -238,7 +254,12 @@ impl FilterHarness {
             .ok()
             .filter(|&p| p != 0 && p < mem.len())?;
         let len = mem[start..].iter().position(|&b| b == 0)?;
-        Some(String::from_utf8_lossy(&mem[start..start + len]).into_owned())
+        // Fluent Bit `strdup`s it: one copy (checked as UTF-8 the quick way first).
+        let bytes = &mem[start..start + len];
+        Some(match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        })
     }
 }
 
@@ -258,11 +279,16 @@ impl WasiRun {
 /// One in_exec_wasi run: a fresh instance, `accessible` preopened (same path inside), no
 /// arguments and no environment, `main` run, stdout captured.
 pub fn run_wasi(accessible: &[&Path]) -> WasiRun {
+    run_wasi_module(wasi_module(), accessible)
+}
+
+/// The same, for another build of the program.
+pub fn run_wasi_module(module: &Module, accessible: &[&Path]) -> WasiRun {
     let stdout = MemoryOutputPipe::new(1 << 30);
     let stderr = MemoryOutputPipe::new(1 << 26);
     let mut b = WasiCtxBuilder::new();
     b.stdout(stdout.clone()).stderr(stderr.clone());
-    let (mut store, instance) = instantiate(b, accessible, wasi_module());
+    let (mut store, instance) = instantiate(b, accessible, module);
     let start = instance
         .get_typed_func::<(), ()>(&mut store, "_start")
         .expect("_start");
@@ -277,9 +303,17 @@ pub fn run_wasi(accessible: &[&Path]) -> WasiRun {
         },
     };
     drop(store);
+    // The instance and its WASI context are gone, so the pipe has one owner: take its
+    // buffer as it is. (`contents()` would clone it, and `to_vec` copy it again: two
+    // copies of all the output, which in_exec_wasi does not make and the benchmark would
+    // count as the module's time.)
+    let stdout = stdout
+        .try_into_inner()
+        .map(Vec::from)
+        .expect("stdout pipe still shared after the instance was dropped");
     WasiRun {
         exit,
-        stdout: String::from_utf8(stdout.contents().to_vec()).expect("UTF-8 stdout"),
+        stdout: String::from_utf8(stdout).expect("UTF-8 stdout"),
         stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
     }
 }
