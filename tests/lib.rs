@@ -208,13 +208,23 @@ pub fn run_file(path: &Path, format: Format) -> Run {
     )
 }
 
-/// A `Write` into a shared buffer (the dead-letter writer wants an owned `Box<dyn Write>`).
+/// A `Write` into a shared buffer: a test keeps a handle on what a pipeline (which wants an
+/// owned writer) writes into its clone.
 #[derive(Clone, Default)]
 pub struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl SharedBuf {
+    /// Takes everything written so far out of the buffer.
     pub fn take(&self) -> Vec<u8> {
         std::mem::take(&mut self.0.lock().expect("lock"))
+    }
+    /// Everything written so far (left in the buffer).
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().expect("lock").clone()
+    }
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.bytes()).expect("UTF-8 output")
     }
 }
 
@@ -378,3 +388,4 @@ pub fn clickhouse_tables(schema: &str) -> std::collections::BTreeMap<String, Vec
     }
     tables
 }
+

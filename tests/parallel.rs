@@ -7,7 +7,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use nsgflow::aggregate::{AggregateConfig, FlushReason, Seconds};
 use nsgflow::checkpoint::{finish_run, Checkpoint, InputRun, RunHooks};
@@ -24,24 +23,7 @@ mod nsgflow_bench_data {
     include!("../plugin/benches/support/data.rs");
 }
 
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
+use nsgflow_tests::SharedBuf as Shared;
 
 /// Records what the run loop reports, in order.
 #[derive(Default)]

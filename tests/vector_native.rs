@@ -9,7 +9,6 @@
 //! Vector; the real Vector run is recorded in the user guide (Vector, Faster feeds).
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use nsgflow::aggregate::FlushReason;
 use nsgflow::checkpoint::{finish_run, InputRun, RunHooks};
@@ -171,18 +170,7 @@ fn as_vector_json(v: Value) -> Value {
 
 // ---- Running the pipeline with each codec. ----
 
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use nsgflow_tests::SharedBuf as Shared;
 
 struct Quiet;
 impl<W: Write> RunHooks<W> for Quiet {
@@ -195,10 +183,10 @@ fn run(config: &Config, inputs: &[Input], threads: usize) -> (Vec<u8>, u64) {
     let mut p = config
         .pipeline(out.clone(), DeadLetterWriter::new(None))
         .unwrap();
-    parallel::run_inputs(&mut p, None, inputs, &mut Quiet, &Options::new(threads));
+    parallel::run_inputs(&mut p, None, inputs, &mut Quiet, &Options::new(threads)).unwrap();
     finish_run(&mut p, None, FlushReason::EndOfInput).unwrap();
     let lines = p.lines();
-    let bytes = out.0.lock().unwrap().clone();
+    let bytes = out.bytes();
     (bytes, lines)
 }
 
