@@ -388,4 +388,3 @@ pub fn clickhouse_tables(schema: &str) -> std::collections::BTreeMap<String, Vec
     }
     tables
 }
-

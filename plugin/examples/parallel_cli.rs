@@ -47,7 +47,9 @@ fn run(bin: &str, input: &Path, threads: usize) -> f64 {
         .arg(input)
         .stdout(Stdio::null())
         .status()
-        .unwrap_or_else(|e| panic!("cannot run {bin}: {e} (build it: cargo build --release -p nsgflow)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {bin}: {e} (build it: cargo build --release -p nsgflow)")
+        });
     assert!(status.success(), "{bin} failed on {}", input.display());
     start.elapsed().as_secs_f64()
 }
@@ -63,7 +65,9 @@ fn main() {
     let threads: usize = env("THREADS", "2").parse().expect("THREADS: a number");
     let root = PathBuf::from(env(
         "DIR",
-        &std::env::temp_dir().join("nsgflow-parallel-cli").to_string_lossy(),
+        &std::env::temp_dir()
+            .join("nsgflow-parallel-cli")
+            .to_string_lossy(),
     ));
     let dir = root.join("dir");
     let blob = root.join("blob");

@@ -31,8 +31,9 @@ use nsgflow::tuple::FlowTuple;
 use crate::reshape;
 use crate::split;
 
-/// The key a failed call adds to the record it returns.
-pub const ERROR_KEY: &str = "nsgflow_error";
+/// The key a failed call adds to the record it returns (defined where records are
+/// reassembled, which notes it).
+pub use crate::split::ERROR_KEY;
 
 /// One filter instance: config, encoders and buffers, reused call after call.
 pub struct Filter {

@@ -35,6 +35,10 @@
 use nsgflow::json::Scanner;
 use nsgflow::record::VNET_CATEGORY;
 
+/// The key a failed call adds to the record it returns (`filter`), and that an earlier
+/// stage's dead letter already carries: reassembly notes it while reading the keys.
+pub const ERROR_KEY: &str = "nsgflow_error";
+
 /// Re-assembles the one-tuple record `rec` describes into `out` (cleared first), or says
 /// what is missing.
 pub fn reassemble(rec: &str, out: &mut String) -> Result<(), String> {
@@ -70,7 +74,7 @@ pub fn reassemble_noting(rec: &str, out: &mut String, error_key: &mut bool) -> R
             "version" => version = Some(value),
             "flowLogVersion" => vnet = true,
             "category" => vnet |= value.trim_matches('"') == VNET_CATEGORY,
-            crate::filter::ERROR_KEY => *error_key = true,
+            ERROR_KEY => *error_key = true,
             "properties" | "flowRecords" => {
                 return Err(format!(
                     "the record still holds `{key}`: it is a whole flow-log record, not one tuple; split it first (nsgflow_explode.lua) or read whole records with in_exec_wasi"

@@ -398,7 +398,9 @@ mod tests {
         assert_eq!(f.plan().unwrap().map(|p| p.replicas), Some(4));
         for name in ["shards.json", "alive-0-of-3.json"] {
             assert!(
-                f.bad_files.iter().any(|b| b.contains(name) && b.contains("will be replaced")),
+                f.bad_files
+                    .iter()
+                    .any(|b| b.contains(name) && b.contains("will be replaced")),
                 "{name}: {:?}",
                 f.bad_files
             );
