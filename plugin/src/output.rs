@@ -82,6 +82,12 @@ impl<W: Write> EventWriter<W> {
             Some(f) => f.end_event(&mut self.buf),
             None => self.buf.push(b'\n'),
         }
+        self.event_added();
+    }
+
+    /// Counts the event just added to the buffer and writes out whole frames or lines
+    /// once the buffer is full.
+    fn event_added(&mut self) {
         self.lines += 1;
         // Only whole frames go out: an open frame waits until it is closed.
         let open = self.framer.as_ref().is_some_and(|f| f.is_open());
@@ -119,10 +125,12 @@ impl<W: Write> EventWriter<W> {
     /// `nsgflow process --threads`); a large chunk goes out without a copy.
     pub fn write_lines(&mut self, bytes: &[u8], lines: u64) {
         if self.framer.is_some() {
-            // Each line is one event to frame.
+            // Each line is one event, framed straight from the chunk.
             for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                self.buffer().extend_from_slice(line);
-                self.end_line();
+                if let Some(f) = self.framer.as_mut() {
+                    f.add_event(line, &mut self.buf);
+                }
+                self.event_added();
             }
             return;
         }

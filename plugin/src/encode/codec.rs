@@ -112,6 +112,15 @@ impl Framer {
     /// Adds the event in `self.line` to the open frame in `out` (opening one), and clears
     /// the line. Closes the frame once it is full.
     pub fn end_event(&mut self, out: &mut Vec<u8>) {
+        let line = std::mem::take(&mut self.line);
+        self.add_event(&line, out);
+        self.line = line;
+        self.line.clear();
+    }
+
+    /// Adds `event` (one JSON object, encoded elsewhere: a worker's line) to the open
+    /// frame in `out`, opening one. Closes the frame once it is full.
+    pub fn add_event(&mut self, event: &[u8], out: &mut Vec<u8>) {
         let start = match self.open {
             Some(s) => {
                 if self.codec != Codec::VectorNative {
@@ -130,10 +139,9 @@ impl Framer {
             }
         };
         match self.codec {
-            Codec::VectorNative => self.transcoder.log(&self.line, out),
-            _ => out.extend_from_slice(&self.line),
+            Codec::VectorNative => self.transcoder.log(event, out),
+            _ => out.extend_from_slice(event),
         }
-        self.line.clear();
         self.events += 1;
         if self.events >= FRAME_EVENTS || out.len() - start >= FRAME_BYTES {
             self.close(out);
